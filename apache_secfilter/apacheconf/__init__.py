@@ -1,0 +1,1 @@
+"""apache_secfilter."""

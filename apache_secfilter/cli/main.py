@@ -1,0 +1,119 @@
+"""The ``secfilter`` command: check, eval (and more subcommands as they land).
+
+Every error a user can cause (a bad configuration, an unreadable or malformed
+request) is printed as one line on stderr with exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from .. import inspect, load_policy
+from ..adapters.programs import ProgramRunner
+from ..errors import ConfigError, RequestError, SecFilterError
+from ..policy.model import Policy
+from ..request.model import Request
+from ..request.wire import parse_raw_request, parse_raw_response
+
+EXIT_OK, EXIT_ERROR = 0, 2
+
+
+def _print_warnings(policy: Policy) -> None:
+    for warning in policy.warnings:
+        print(str(warning), file=sys.stderr)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Parse and compile each file; a one-line summary, or FILE:LINE: message."""
+    total_rules = total_output = 0
+    for path in args.files:
+        policy = load_policy(path)
+        _print_warnings(policy)
+        total_rules += len(policy.rules)
+        total_output += len(policy.output_rules)
+        engine = policy.settings.engine
+    files = len(args.files)
+    print(f"OK: {files} file{'s' if files != 1 else ''}, {total_rules} request rules, "
+          f"{total_output} output rules, SecFilterEngine {engine}")
+    return EXIT_OK
+
+
+def _read_input(path: str) -> bytes:
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise RequestError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _with_options(request: Request, args: argparse.Namespace) -> Request:
+    from dataclasses import replace
+    env = dict(request.env)
+    for item in args.env or ():
+        name, _, value = item.partition("=")
+        env[name] = value
+    facts = request.facts
+    if args.handler:
+        facts = replace(facts, handler=args.handler)
+    if args.filename:
+        facts = replace(facts, script_filename=args.filename, request_filename=args.filename)
+    return replace(request, env=env, facts=facts)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Print the verdict for one raw request (and optionally its response) as JSON."""
+    policy = load_policy(args.config)
+    _print_warnings(policy)
+    raw = _read_input(args.request)
+    request, body = parse_raw_request(raw, remote_addr=args.remote_addr)
+    request = _with_options(request, args)
+    response = parse_raw_response(_read_input(args.response)) if args.response else None
+    runner = ProgramRunner(lambda line: print(line, file=sys.stderr))
+    verdict = inspect(policy, request, body, response, services=runner)
+    if verdict.error_detail:
+        print(verdict.error_detail, file=sys.stderr)
+    print(json.dumps(verdict.to_json(), indent=2 if args.pretty else None))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="secfilter", description=(
+        "ModSecurity 1.x rules (SecFilter, SecFilterSelective) for Apache 2.4."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="parse and compile configuration files")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(func=cmd_check)
+    ev = sub.add_parser("eval", help="decide one raw HTTP request, print JSON")
+    ev.add_argument("--config", required=True, metavar="FILE")
+    ev.add_argument("--remote-addr", default="127.0.0.1", metavar="IP")
+    ev.add_argument("--response", metavar="RESPONSE_FILE")
+    ev.add_argument("--handler", help="Apache handler (for SecFilterEngine DynamicOnly)")
+    ev.add_argument("--filename", help="the file the request maps to (SCRIPT_FILENAME)")
+    ev.add_argument("--env", action="append", metavar="NAME=VALUE",
+                    help="an Apache environment variable, e.g. MODSEC_ENABLE=Off")
+    ev.add_argument("--pretty", action="store_true", help="indent the JSON")
+    ev.add_argument("request", metavar="REQUEST_FILE", help="raw request bytes, or - for stdin")
+    ev.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+    except SecFilterError as exc:
+        print(f"secfilter {args.command}: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""One request through the engine: start -> body chunks -> verdict -> output.
+
+A sans-I/O, staged object (h11's shape): the caller builds it from a Request,
+feeds the body if ``wants_body``, calls ``finish_request()`` for the request
+verdict and, when ``wants_output(content_type)``, ``inspect_output(response)``.
+It never imports Apache, never reads the clock (``now`` and ``clock`` are
+given), and never runs programs (``services`` does, for upload approval).
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Protocol
+
+import regex
+
+from ..errors import InspectionTimeout, LimitExceeded, RequestError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..policy.model import Policy
+from ..request.model import Request, Response
+from ..request.view import RequestView, ViewOptions
+from .alerts import AlertContext
+from .body import BodyCollector, BodyResult
+from .checks import run_checks
+from .evaluate import Matcher, Outcome, evaluate
+from .verdict import Verdict
+
+
+class Services(Protocol):
+    """What the engine asks of the outside world (implemented by adapters)."""
+
+    def approve_upload(self, script: str, path: str, timeout: float) -> bool: ...
+
+
+@lru_cache(maxsize=64)
+def _status_regex(pattern: str) -> regex.Pattern:
+    return regex.compile(pattern, regex.V0)
+
+
+def engine_mode(setting: str, env: dict | object) -> str:
+    """The engine switch for this request: MODSEC_ENABLE overrides the setting (L10)."""
+    override = getattr(env, "get", lambda _k: None)("MODSEC_ENABLE")
+    if override and override.lower() in ("on", "off", "dynamiconly"):
+        return {"on": "On", "off": "Off", "dynamiconly": "DynamicOnly"}[override.lower()]
+    return setting
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """The time facts a transaction needs, given by the caller."""
+
+    now: datetime
+    monotonic: Callable[[], float]
+
+
+class Transaction:
+    """Inspect one request (and optionally its response) against a policy."""
+
+    def __init__(self, policy: Policy, request: Request, clocks: Clocks,
+                 services: Services | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.policy, self.request, self.services = policy, request, services
+        s = self.settings = policy.settings
+        self.limits = limits.with_overrides(body_in_memory=s.upload_in_memory_limit,
+                                            regex_time_ms=s.time_limit_ms)
+        options = ViewOptions(s.cookie_format, s.normalize_cookies, self.limits.args,
+                              self.limits.cookies)
+        self.view = RequestView(request, clocks.now, options)
+        self.outcome = Outcome(AlertContext(request.host, request.uri,
+                                            request.facts.unique_id))
+        self.matcher = Matcher(clocks.monotonic, self.limits.regex_time_ms)
+        self.mode = engine_mode(s.engine, request.env)
+        self.enabled = self._enabled()
+        self.body: BodyResult | None = None
+        self._collector: BodyCollector | None = None
+        self._body_error: RequestError | None = None
+        self.wants_body = self.enabled and self._body_wanted()
+        self.request_verdict: Verdict | None = None
+
+    # -- stage 1: the request ------------------------------------------------
+    def _enabled(self) -> bool:
+        if self.request.facts.is_subrequest or self.mode == "Off":
+            return False
+        return self.mode == "On" or self.request.facts.is_dynamic
+
+    def _has_body(self) -> bool:
+        length = self.request.header("Content-Length")
+        return self.request.is_chunked or bool(length and length.strip() not in ("", "0"))
+
+    def _body_wanted(self) -> bool:
+        if not self.settings.scan_post or not self._has_body():
+            return False
+        if "MODSEC_NOPOSTBUFFERING" in self.request.env:
+            return False
+        return not self.request.is_chunked
+
+    def feed_body(self, chunk: bytes) -> None:
+        """Give the next piece of the body; errors are kept for the verdict."""
+        if not self.wants_body or self._body_error is not None or not chunk:
+            return
+        try:
+            if self._collector is None:
+                prefix = f"{self.view.now:%Y%m%d-%H%M%S}-{self.request.remote_addr}"
+                self._collector = BodyCollector(self.request.content_type, self.limits,
+                                                self.settings.upload_dir, prefix)
+            self._collector.feed(chunk)
+        except RequestError as exc:
+            self._body_error = exc
+
+    def finish_request(self) -> Verdict:
+        """Run checks and rules on the request; the verdict for the request phase."""
+        if self.request_verdict is None:
+            if not self.enabled:
+                self.request_verdict = Verdict(inspected=False)
+            else:
+                self.request_verdict = self._guarded(self._inspect_request, "request")
+        return self.request_verdict
+
+    def _inspect_request(self) -> None:
+        if self._chunked_rejected():
+            return
+        if not self._take_body():
+            return
+        failure = run_checks(self.settings, self.view, self.request, self.body)
+        if failure is not None:
+            self._reject_default(failure, "request")
+            return
+        if not self._approve_uploads():
+            return
+        evaluate(self.policy.rules, self.view, self.matcher, self.outcome, "request")
+
+    def _chunked_rejected(self) -> bool:
+        if not (self.settings.scan_post and self.request.is_chunked and self._has_body()):
+            return False
+        if "MODSEC_NOPOSTBUFFERING" in self.request.env:
+            return False
+        if self.settings.chunked_body == "Pass":
+            self.outcome.relevant = True
+            return False
+        self.outcome.reject("deny", 411, None, "request",
+                            "Chunked request bodies are not supported with "
+                            "SecFilterScanPOST On (SecFilterChunkedBody Reject)")
+        return True
+
+    def _take_body(self) -> bool:
+        """Parse the body fed so far; False when it was rejected."""
+        try:
+            if self._body_error is not None:
+                raise self._body_error
+            if self._collector is not None:
+                self.body = self._collector.finish()
+                self.view.body = self.body.info
+        except LimitExceeded as exc:
+            self.outcome.reject("deny", exc.http_status, None, "request",
+                                f"Request body rejected: {exc.message}")
+            return False
+        except RequestError as exc:
+            self._reject_default(f"Invalid request body: {exc.message}", "request")
+            return False
+        return True
+
+    def _approve_uploads(self) -> bool:
+        script = self.settings.upload_approve_script
+        if not script or self.body is None or not self.body.uploads:
+            return True
+        if self.services is None:
+            raise RuntimeError("SecUploadApproveScript is set but no program runner was given")
+        for upload in self.body.uploads:
+            path = upload.spool.materialise()
+            if not self.services.approve_upload(script, path, self.limits.program_seconds):
+                self._reject_default(f'Uploaded file "{upload.filename}" rejected by '
+                                     f"approval script {script}", "request")
+                return False
+        return True
+
+    def _reject_default(self, reason: str, phase: str) -> None:
+        """A failed built-in check rejects whatever the default action (spec §2.2)."""
+        default = self.settings.default_action
+        action = "redirect" if default.disruptive == "redirect" else "deny"
+        self.outcome.reject(action, default.status or 403, default.redirect_url, phase, reason)
+
+    # -- stage 2: the response -----------------------------------------------
+    def wants_output(self, content_type: str | None) -> bool:
+        """True when the response must be buffered and scanned (SecFilterScanOutput)."""
+        if not (self.enabled and self.settings.scan_output and self.policy.output_rules):
+            return False
+        if self.request_verdict is not None and self.request_verdict.action != "pass":
+            return False
+        mime = (content_type or "").split(";", 1)[0].strip().lower() or "(null)"
+        return mime in self.settings.output_mime_types
+
+    def inspect_output(self, response: Response) -> Verdict:
+        """Run OUTPUT/OUTPUT_STATUS rules on the buffered response."""
+        self.finish_request()
+        self.view.response = response
+        if not self.wants_output(response.content_type):
+            return self._verdict(response.status)
+        return self._guarded(lambda: evaluate(self.policy.output_rules, self.view,
+                                              self.matcher, self.outcome, "response"),
+                             "response", response.status)
+
+    # -- verdicts --------------------------------------------------------------
+    def _guarded(self, work: Callable[[], None], phase: str,
+                 final_status: int | None = None) -> Verdict:
+        """Run a stage; an internal error or timeout follows SecFilterOnError (R6)."""
+        try:
+            work()
+        except InspectionTimeout as exc:
+            return self._failed(str(exc), phase, None)
+        except Exception as exc:  # noqa: BLE001 - fail closed on any engine fault
+            return self._failed(f"internal error: {type(exc).__name__}: {exc}", phase,
+                                traceback.format_exc())
+        return self._verdict(final_status)
+
+    def _failed(self, reason: str, phase: str, detail: str | None) -> Verdict:
+        if self.settings.on_error == "Pass":
+            self.outcome.alerts.append(f"mod_security: Warning. {reason} (SecFilterOnError Pass)")
+            return self._verdict(None, error=reason, detail=detail)
+        self.outcome.reject("deny", 500, None, phase, reason)
+        return self._verdict(None, error=reason, detail=detail)
+
+    def _verdict(self, final_status: int | None, error: str | None = None,
+                 detail: str | None = None) -> Verdict:
+        o = self.outcome
+        status = o.status if o.action in ("deny", "redirect") else final_status
+        relevant = o.relevant or self._status_relevant(status)
+        return Verdict(action=o.action, status=o.status, location=o.location, phase=o.phase,
+                       matches=tuple(o.matches), alerts=tuple(o.alerts), relevant=relevant,
+                       audit=o.audit, message_header=o.message_header,
+                       action_header=o.action_header, env=tuple(o.env), notes=tuple(o.notes),
+                       exec_programs=tuple(o.exec_programs), pause_ms=o.pause_ms,
+                       logparts=o.logparts, error=error, error_detail=detail)
+
+    def _status_relevant(self, status: int | None) -> bool:
+        pattern = self.settings.audit_relevant_status
+        return bool(pattern and status and _status_regex(pattern).search(str(status)))
+
+    def close(self, relevant: bool | None = None) -> None:
+        """Remove temporary body files (or keep uploads per SecUploadKeepFiles)."""
+        if self._collector is None:
+            return
+        keep = self.settings.upload_keep_files
+        is_relevant = self.outcome.relevant if relevant is None else relevant
+        self._collector.close(keep=keep == "On" or (keep == "RelevantOnly" and is_relevant))
+        self._collector = None
