@@ -63,6 +63,10 @@ CRLF = b"\r\n"
 _BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 #: RFC 7230 ``token``, for header names and parameter names.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+#: A quoted parameter value; ``\\"`` and ``\\\\`` are escapes, other backslashes stay.
+_QUOTED = re.compile(rb'"((?:[^"\\]|\\.)*)"', re.DOTALL)
+_ESCAPE = re.compile(rb'\\(["\\])')
+_UNQUOTED = re.compile(rb'[^;" \t\\]+')
 _IDENTITY_CODINGS = (b"7bit", b"8bit", b"binary")
 #: Bytes handed to the state machine at once: bounds the cost of buffer moves.
 _SLICE = 65536
@@ -76,7 +80,7 @@ def _error(message: str) -> BodyError:
 class UploadedFile:
     """One file part; its content is in ``spool`` (which the caller closes)."""
 
-    field_name: str
+    field: str
     filename: str
     content_type: str
     size: int
@@ -107,21 +111,6 @@ class MultipartResult:
 # --------------------------------------------------------------------------- parameters
 
 
-def _read_quoted(value: bytes, pos: int, what: str) -> tuple[bytes, int]:
-    """Read a quoted string starting after its opening quote; return it and the end."""
-    out = bytearray()
-    while pos < len(value):
-        byte = value[pos : pos + 1]
-        if byte == b'"':
-            return bytes(out), pos + 1
-        if byte == b"\\" and value[pos + 1 : pos + 2] in (b'"', b"\\"):
-            pos += 1
-            byte = value[pos : pos + 1]
-        out += byte
-        pos += 1
-    raise _error(f"unterminated quoted string in {what}")
-
-
 def _read_param(value: bytes, pos: int, what: str) -> tuple[bytes, bytes, int]:
     """Read ``name=value`` or ``name="value"`` at ``pos``; strict about the ``=``."""
     match = _TOKEN.match(value, pos)
@@ -130,16 +119,15 @@ def _read_param(value: bytes, pos: int, what: str) -> tuple[bytes, bytes, int]:
     name, pos = match.group().lower(), match.end()
     if value[pos : pos + 1] != b"=":
         raise _error(f"parameter without '=' (or white space around it) in {what}")
-    pos += 1
-    if value[pos : pos + 1] == b'"':
-        return (name, *_read_quoted(value, pos + 1, what))
-    end = pos
-    while end < len(value) and value[end : end + 1] not in (b";", b" ", b"\t"):
-        end += 1
-    text = value[pos:end]
-    if not text or b'"' in text or b"\\" in text:
+    if value[pos + 1 : pos + 2] == b'"':
+        quoted = _QUOTED.match(value, pos + 1)
+        if quoted is None:
+            raise _error(f"unterminated quoted string in {what}")
+        return name, _ESCAPE.sub(rb"\1", quoted.group(1)), quoted.end()
+    plain = _UNQUOTED.match(value, pos + 1)
+    if plain is None or value[plain.end() : plain.end() + 1] in (b'"', b"\\"):
         raise _error(f"invalid value of parameter {name.decode('latin-1')} in {what}")
-    return name, text, end
+    return name, plain.group(), plain.end()
 
 
 def _parse_params(value: bytes, what: str) -> tuple[bytes, dict[bytes, bytes]]:
@@ -453,7 +441,7 @@ class MultipartParser:
         content_type = part.headers.get(b"content-type", b"")
         self._files.append(
             UploadedFile(
-                field_name=part.name.decode("latin-1"),
+                field=part.name.decode("latin-1"),
                 filename=(part.filename or b"").decode("latin-1"),
                 content_type=content_type.decode("latin-1"),
                 size=part.spool.size,

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install what apache_secfilter needs on a Debian 12 machine: Apache 2.4 with
+# mod_python, mod_wsgi, mod_php and php-fpm, Debian's Python libraries, and a
+# virtual environment made from Debian's /usr/bin/python3 holding the package.
+#
+# The virtual environment lives where Apache's children (running as www-data)
+# can read it: $SECFILTER_VENV, /opt/apache_secfilter/venv by default.
+# Installing the packages never starts the system's own Apache or php-fpm.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+venv=${SECFILTER_VENV:-/opt/apache_secfilter/venv}
+packages=(apache2 libapache2-mod-python libapache2-mod-wsgi-py3 libapache2-mod-php
+          php-cli php-fpm python3-venv python3-regex python3-pyparsing python3-yaml
+          python3-ahocorasick curl ca-certificates)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { echo "install-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        # keep apt from starting the system's apache2 and php-fpm services
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod 755 /usr/sbin/policy-rc.d
+        guard=yes
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+    mkdir -p "$(dirname "$venv")"
+    /usr/bin/python3 -m venv --system-site-packages "$venv"
+fi
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade "$here[test]" 2>&1 \
+    | grep -v "^WARNING: Location" || true
+"$venv/bin/python" -c "import apache_secfilter" || { echo "install-deps: package did not install" >&2; exit 1; }
+chmod -R a+rX "$venv"
+echo "install-deps: ready ($venv)"
