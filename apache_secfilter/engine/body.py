@@ -95,7 +95,8 @@ class BodyCollector:
     def close(self, keep: bool = False) -> None:
         """Remove temporary files, or keep uploads (SecUploadKeepFiles)."""
         for spool in self._spools:
-            if keep and spool is not self.spool:
+            if keep and spool is not self.spool and not spool.closed:
+                spool.materialise()
                 spool.keep()
             spool.close()
 
