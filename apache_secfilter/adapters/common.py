@@ -1,0 +1,116 @@
+"""What every adapter shares: the per-process policy cache, the clock, programs.
+
+Adapters are the only code that touches Apache, files or the clock.  A policy
+is compiled once per process and configuration path (and again only when the
+file changes on disk and the process restarts); a configuration that does not
+load is remembered as an error, so every request is denied with a reason
+instead of being served with the filter silently off (decisions R6).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..engine.transaction import Clocks
+from ..engine.verdict import Verdict
+from ..errors import SecFilterError
+from ..policy.load import load_policy
+from ..policy.model import Policy
+from ..request.model import Request
+from .programs import ProgramRunner
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A compiled policy, or the reason it could not be loaded."""
+
+    path: str
+    policy: Policy | None
+    error: str | None = None
+
+
+class PolicyCache:
+    """One compiled policy per configuration path, per process, thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded: dict[str, LoadedPolicy] = {}
+
+    def get(self, path: str) -> LoadedPolicy:
+        loaded = self._loaded.get(path)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            loaded = self._loaded.get(path)
+            if loaded is None:
+                loaded = self._load(path)
+                self._loaded[path] = loaded
+        return loaded
+
+    @staticmethod
+    def _load(path: str) -> LoadedPolicy:
+        try:
+            return LoadedPolicy(path, load_policy(path))
+        except SecFilterError as exc:
+            return LoadedPolicy(path, None, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any load failure must fail closed
+            return LoadedPolicy(path, None, f"{type(exc).__name__}: {exc}")
+
+
+POLICIES = PolicyCache()
+
+
+def clocks() -> Clocks:
+    """The real clocks, read here (the engine never reads them itself)."""
+    return Clocks(datetime.now().astimezone(), time.monotonic)
+
+
+def cgi_environment(request: Request, verdict: Verdict) -> dict[str, str]:
+    """A CGI-like environment for exec: programs (decisions R5)."""
+    facts = request.facts
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "REQUEST_METHOD": request.method,
+        "REQUEST_URI": request.uri,
+        "QUERY_STRING": request.query_string,
+        "SERVER_PROTOCOL": request.protocol,
+        "REMOTE_ADDR": request.remote_addr,
+        "REMOTE_PORT": str(request.remote_port),
+        "SERVER_NAME": facts.server_name,
+        "SERVER_ADDR": facts.server_addr,
+        "SERVER_PORT": str(facts.server_port),
+        "SCRIPT_FILENAME": facts.script_filename,
+        "DOCUMENT_ROOT": facts.document_root,
+        "UNIQUE_ID": facts.unique_id,
+    }
+    for name, value in request.headers:
+        env.setdefault("HTTP_" + name.upper().replace("-", "_"), value)
+    if verdict.message_header:
+        env["HTTP_MOD_SECURITY_MESSAGE"] = verdict.message_header
+    if verdict.action_header:
+        env["HTTP_MOD_SECURITY_ACTION"] = verdict.action_header
+    return {k: v for k, v in env.items() if "\0" not in v}
+
+
+def run_side_effects(request: Request, verdict: Verdict, runner: ProgramRunner,
+                     timeout: float = 10.0) -> None:
+    """exec: programs and pause: of a verdict, in the order 1.x ran them."""
+    if verdict.exec_programs:
+        env = cgi_environment(request, verdict)
+        for program in verdict.exec_programs:
+            runner.run_exec(program, env, timeout)
+    if verdict.pause_ms:
+        time.sleep(min(verdict.pause_ms, 60_000) / 1000.0)
+
+
+def env_updates(verdict: Verdict) -> Mapping[str, str]:
+    """Environment variables a verdict sets, incl. mod_security-relevant (G6)."""
+    updates = dict(verdict.env)
+    if verdict.relevant:
+        updates["mod_security-relevant"] = "1"
+    return updates

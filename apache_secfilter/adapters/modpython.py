@@ -1,0 +1,279 @@
+"""The mod_python hook: everything 1.x inspected, inside Apache, before PHP.
+
+Apache configuration (what ``secfilter serve`` and ``apache/secfilter.conf`` write)::
+
+    PythonInterpreter main_interpreter
+    PythonAutoReload Off
+    PythonImport apache_secfilter.adapters.modpython main_interpreter
+    PythonOption SecFilterConfig /etc/apache2/secfilter.rules
+    PythonFixupHandler apache_secfilter.adapters.modpython
+
+One fixup handler inspects the request line, headers, cookies, arguments and
+the body (read once, replayed to the content handler through a per-request
+input filter, re-used after internal redirects, never ``pass_on()``), and
+answers with the verdict.  Output scanning adds a buffering output filter.
+Filters crash mod_python under threaded MPMs, so there the hook runs in
+handler-only mode (no body, no output) and says so in the error log.
+See research notes: apache-hooks.md §2.
+"""
+
+from __future__ import annotations
+
+import traceback
+from http import HTTPStatus
+
+from mod_python import apache  # type: ignore[import-not-found]
+
+from ..engine.transaction import Transaction
+from ..engine.verdict import Verdict
+from ..request.model import Response
+from .common import POLICIES, clocks, env_updates, run_side_effects
+from .modpython_request import build_request
+from .programs import ProgramRunner
+
+CONFIG_OPTION = "SecFilterConfig"
+CHUNK = 65536
+REPLAY_FILTER = "SECFILTER_REPLAY"
+OUTPUT_FILTER = "SECFILTER_OUTPUT"
+_state = {"threaded": None, "threaded_warned": False}
+
+
+def _threaded() -> bool:
+    if _state["threaded"] is None:
+        try:
+            _state["threaded"] = bool(apache.mpm_query(apache.AP_MPMQ_IS_THREADED))
+        except Exception:  # noqa: BLE001 - assume the safe answer
+            _state["threaded"] = True
+    return bool(_state["threaded"])
+
+
+def _log(req, message: str, level: int | None = None) -> None:
+    for line in message.splitlines() or [""]:
+        req.log_error(line, apache.APLOG_ERR if level is None else level)
+
+
+def _first_request(req):
+    first = req
+    while first.prev is not None:
+        first = first.prev
+    return first
+
+
+def fixuphandler(req) -> int:
+    """Inspect the request; DECLINED lets Apache go on, a status answers it."""
+    if req.main is not None:
+        return apache.DECLINED  # subrequests are not inspected (decisions R7)
+    if req.prev is not None:
+        return _after_internal_redirect(req)
+    try:
+        return _inspect(req)
+    except Exception:  # noqa: BLE001 - fail closed (decisions R6)
+        _log(req, "mod_security: internal error, request denied:\n" + traceback.format_exc())
+        tx = getattr(req, "secfilter_tx", None)
+        if tx is not None and tx.settings.on_error == "Pass":
+            return apache.DECLINED
+        return apache.HTTP_INTERNAL_SERVER_ERROR
+
+
+def _inspect(req) -> int:
+    path = req.get_options().get(CONFIG_OPTION)
+    if not path:
+        _log(req, f"mod_security: PythonOption {CONFIG_OPTION} is not set; request denied")
+        return apache.HTTP_INTERNAL_SERVER_ERROR
+    loaded = POLICIES.get(path)
+    if loaded.policy is None:
+        _log(req, f"mod_security: configuration error, request denied: {loaded.error}")
+        return apache.HTTP_INTERNAL_SERVER_ERROR
+    threaded = _threaded()
+    if threaded and not _state["threaded_warned"]:
+        _state["threaded_warned"] = True
+        _log(req, "mod_security: Apache runs a threaded MPM; mod_python filters crash there, "
+                  "so request bodies and responses are not inspected. Use the prefork MPM, "
+                  "or the mod_wsgi adapter.")
+    request = build_request(req, loaded.policy, no_body=threaded)
+    tx = Transaction(loaded.policy, request, clocks(), ProgramRunner(lambda m: _log(req, m)))
+    req.secfilter_tx = tx
+    req.register_cleanup(_cleanup, req)
+    body = _read_body(req, tx) if tx.wants_body else None
+    verdict = tx.finish_request()
+    if body is not None and not verdict.blocks:
+        _replay(req, body)
+    if not threaded and verdict.action == "pass" and tx.enabled and tx.settings.scan_output \
+            and loaded.policy.output_rules:
+        _add_output_filter(req)
+    return _answer(req, tx, verdict)
+
+
+def _read_body(req, tx: Transaction) -> bytes | None:
+    """Read the whole body once (Content-Length bounded) and feed the engine."""
+    chunks = []
+    try:
+        while True:
+            chunk = req.read(CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            tx.feed_body(chunk)
+    except apache.SERVER_RETURN:
+        return None
+    req.secfilter_body = b"".join(chunks)
+    return req.secfilter_body
+
+
+def _replay(req, body: bytes) -> None:
+    req.secfilter_pos = 0
+    req.secfilter_replay = body
+    req.register_input_filter(REPLAY_FILTER, "apache_secfilter.adapters.modpython::replay")
+    req.add_input_filter(REPLAY_FILTER)
+
+
+def replay(filter) -> None:  # noqa: A002 - mod_python's name
+    """Input filter: hand the held body to the content handler, then EOS."""
+    req = filter.req
+    body = getattr(req, "secfilter_replay", b"")
+    pos = getattr(req, "secfilter_pos", 0)
+    chunk = body[pos:pos + CHUNK]
+    if chunk:
+        filter.write(chunk)
+        req.secfilter_pos = pos + len(chunk)
+    if req.secfilter_pos >= len(body):
+        filter.close()
+
+
+def _after_internal_redirect(req) -> int:
+    """The first request was inspected; re-use its body and output scanning (R8)."""
+    first = _first_request(req)
+    body = getattr(first, "secfilter_body", None)
+    if body is not None:
+        _replay(req, body)
+    tx = getattr(first, "secfilter_tx", None)
+    if tx is not None and tx.request_verdict is not None and not _threaded() \
+            and tx.request_verdict.action == "pass" and tx.settings.scan_output \
+            and tx.policy.output_rules:
+        req.secfilter_tx = tx
+        _add_output_filter(req)
+    return apache.DECLINED
+
+
+def _answer(req, tx: Transaction, verdict: Verdict) -> int:
+    """Apply the verdict to Apache: logs, headers, env, notes, then the status."""
+    _apply_side_channels(req, verdict)
+    run_side_effects(tx.request, verdict, ProgramRunner(lambda m: _log(req, m)))
+    if verdict.action == "deny":
+        return verdict.status or apache.HTTP_FORBIDDEN
+    if verdict.action == "redirect":
+        req.err_headers_out["Location"] = verdict.location or "/"
+        return apache.HTTP_MOVED_TEMPORARILY
+    return apache.DECLINED
+
+
+def _apply_side_channels(req, verdict: Verdict) -> None:
+    for line in verdict.alerts:
+        _log(req, line)
+    if verdict.error_detail:
+        _log(req, verdict.error_detail)
+    for name, value in env_updates(verdict).items():
+        req.subprocess_env[name] = value
+    for name, value in verdict.notes:
+        req.notes[name] = value
+    if verdict.message_header:
+        req.headers_in["mod_security-message"] = verdict.message_header
+    if verdict.action_header:
+        req.headers_in["mod_security-action"] = verdict.action_header
+
+
+def _add_output_filter(req) -> None:
+    req.register_output_filter(OUTPUT_FILTER, "apache_secfilter.adapters.modpython::output")
+    req.add_output_filter(OUTPUT_FILTER)
+
+
+def output(filter) -> None:  # noqa: A002 - mod_python's name
+    """Output filter: buffer a scanned response whole, then pass or replace it."""
+    req = filter.req
+    tx: Transaction | None = getattr(req, "secfilter_tx", None)
+    mode = getattr(req, "secfilter_out_mode", None)
+    if mode is None:
+        wanted = tx is not None and tx.wants_output(req.content_type)
+        mode = req.secfilter_out_mode = "buffer" if wanted else "stream"
+        req.secfilter_out = []
+        req.secfilter_out_size = 0
+    if mode == "stream":
+        _stream(filter)
+        return
+    data = filter.read()
+    while data:
+        req.secfilter_out.append(data)
+        req.secfilter_out_size += len(data)
+        data = filter.read()
+    if data is None:
+        _finish_output(filter, req, tx)
+        return
+    if tx is not None and req.secfilter_out_size > tx.limits.output_bytes:
+        _log(req, f"mod_security: response larger than {tx.limits.output_bytes} bytes is "
+                  "not scanned", apache.APLOG_WARNING)
+        req.secfilter_out_mode = "stream"
+        filter.write(b"".join(req.secfilter_out))
+        req.secfilter_out = []
+        return
+    raise apache.SERVER_RETURN(apache.OK)  # keep mod_python from flushing the headers
+
+
+def _stream(filter) -> None:
+    data = filter.read()
+    while data:
+        filter.write(data)
+        data = filter.read()
+    if data is None:
+        filter.close()
+
+
+def _finish_output(filter, req, tx: Transaction | None) -> None:
+    body = b"".join(req.secfilter_out)
+    req.secfilter_out = []
+    if tx is not None:
+        try:
+            verdict = tx.inspect_output(_response(req, body))
+        except Exception:  # noqa: BLE001 - fail closed (decisions R6)
+            _log(req, "mod_security: internal error in output scanning:\n"
+                 + traceback.format_exc())
+            verdict = Verdict(action="deny", status=500, phase="response")
+        if verdict.blocks and verdict.phase == "response":
+            _apply_side_channels(req, verdict)
+            body = _replace_response(req, verdict)
+    filter.write(body)
+    filter.close()
+
+
+def _response(req, body: bytes) -> Response:
+    headers = tuple((k, v) for k, v in req.headers_out.items())
+    if req.content_type and not any(k.lower() == "content-type" for k, _ in headers):
+        headers += (("Content-Type", req.content_type),)
+    return Response(req.status, headers, body)
+
+
+def _replace_response(req, verdict: Verdict) -> bytes:
+    status = verdict.status or 500
+    req.status = status
+    req.content_type = "text/html; charset=iso-8859-1"
+    for name in ("Content-Length", "Content-Encoding", "ETag", "Last-Modified"):
+        if name in req.headers_out:
+            del req.headers_out[name]
+    if verdict.action == "redirect":
+        req.headers_out["Location"] = verdict.location or "/"
+    reason = _reason(status)
+    return (f"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head><title>"
+            f"{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>\n"
+            ).encode("latin-1")
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def _cleanup(req) -> None:
+    tx = getattr(req, "secfilter_tx", None)
+    if tx is not None:
+        tx.close()
