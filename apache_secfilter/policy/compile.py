@@ -110,14 +110,17 @@ class _Templates:
 class _ContextCompiler:
     """Reads one context's directives in order; see compile_context."""
 
-    def __init__(self, name: str, files: FileChecks) -> None:
+    def __init__(self, name: str, files: FileChecks, inherited: Mapping[str, Any]) -> None:
         self.name = name
         self.files = files
         self.overrides: dict[str, Any] = {}
         self.rules: list[Rule] = []
         self.warnings: list[ConfigWarning] = []
         self.inheritance: dict[str, Any] = {}
-        self.templates = _Templates()
+        self.templates = _Templates(
+            default=inherited.get("default_action", BUILTIN_DEFAULT),
+            default_seen=bool(inherited.get("default_action_set", False)),
+            compatibility=inherited.get("compatibility", "1.9"))
 
     def prepare(self, directives: list[Directive]) -> None:
         """1.8 semantics need the context's last default list before any rule."""
@@ -244,10 +247,17 @@ def _phase(variables: tuple[VariableRef, ...], location: Location) -> str:
 
 
 def compile_context(directives: Iterable[Directive], name: str = "server",
-                    files: FileChecks | None = None) -> ContextPolicy:
-    """Compile one context's Sec* directives, in order."""
+                    files: FileChecks | None = None,
+                    inherited: Mapping[str, Any] | None = None) -> ContextPolicy:
+    """Compile one context's Sec* directives, in order.
+
+    ``inherited`` holds the settings the enclosing contexts set (their merged
+    ``overrides``): a child's rules start from the parent's default action list
+    and compatibility, as Apache's per-directory merging gives them; the
+    parent's SecFilterSignatureAction is not inherited (spec §3.2).
+    """
     items = list(directives)
-    compiler = _ContextCompiler(name, files or FileChecks())
+    compiler = _ContextCompiler(name, files or FileChecks(), inherited or {})
     compiler.prepare(items)
     for d in items:
         compiler.add(d)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -11,17 +12,24 @@ from apache_secfilter.errors import ConfigError
 from .battery import (
     Case,
     check_expectations,
+    check_policy,
     environment_ok,
     fill_all,
+    load_case_policy,
     load_cases,
-    run_case,
+    run_policy,
     write_files,
 )
 
 CASES = load_cases()
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def _param(case: Case):  # noqa: ANN202 - pytest ParameterSet
+    marks = [pytest.mark.xfail(strict=True, reason=case.pending)] if case.pending else []
+    return pytest.param(case, id=case.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_case(case: Case, tmp_path: Path) -> None:
     reason = environment_ok(case)
     if reason:
@@ -29,14 +37,19 @@ def test_case(case: Case, tmp_path: Path) -> None:
     if "config_error" in case.data:
         _expect_config_error(case, tmp_path)
         return
-    verdict = run_case(case, tmp_path)
-    problems = check_expectations(verdict, fill_all(case.data.get("expect", {}), tmp_path))
+    expect = fill_all(case.data.get("expect", {}), tmp_path)
+    policy = load_case_policy(case, tmp_path)
+    if "request" not in case.data:
+        problems = check_policy(policy, expect)
+    else:
+        verdict = run_policy(case, policy, tmp_path)
+        problems = check_expectations(verdict, expect, policy, tmp_path)
     assert not problems, "\n".join(problems)
 
 
 def _expect_config_error(case: Case, tmp_path: Path) -> None:
     from apache_secfilter.policy.load import load_policy
-    expected = case.data["config_error"]
+    expected = fill_all(case.data["config_error"], tmp_path)
     config = write_files(case, tmp_path)
     with pytest.raises(ConfigError) as caught:
         load_policy(str(config))
@@ -44,10 +57,15 @@ def _expect_config_error(case: Case, tmp_path: Path) -> None:
     if "line" in expected:
         assert error.location is not None, f"error without location: {error}"
         assert error.location.line == expected["line"], str(error)
-    for text in expected.get("contains", []) if isinstance(expected.get("contains"), list) \
-            else [expected.get("contains", "")]:
+    contains = expected.get("contains", [])
+    for text in contains if isinstance(contains, list) else [contains]:
         assert text in str(error), str(error)
 
 
 def test_battery_is_not_empty() -> None:
     assert len(CASES) > 10
+
+
+def test_case_names_are_unique_per_file() -> None:
+    counts = Counter(c.id for c in CASES)
+    assert [name for name, n in counts.items() if n > 1] == []
