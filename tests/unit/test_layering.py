@@ -1,8 +1,8 @@
 """Imports point down only: each layer imports only the layers below it.
 
 Layer 0: errors, limits, escape.  1: language, request.  2: policy.
-3: engine, apacheconf (Apache files -> compiled policies).  4: logs.  5: adapters, cli (top).  The engine never
-imports Apache, files-writing code or the clock.
+3: engine, apacheconf (Apache files -> compiled policies).  4: logs.
+5: adapters, cli (top).  The core never imports Apache, programs or sockets.
 """
 
 from __future__ import annotations
