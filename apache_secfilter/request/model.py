@@ -12,6 +12,19 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
+Headers = tuple[tuple[str, str], ...]
+
+
+def header_values(headers: Headers, name: str) -> list[str]:
+    """Every value of a header, in order, names compared case-insensitively."""
+    lower = name.lower()
+    return [value for key, value in headers if key.lower() == lower]
+
+
+def first_header(headers: Headers, name: str) -> str | None:
+    """The first value of a header, or None."""
+    values = header_values(headers, name)
+    return values[0] if values else None
 
 
 @dataclass(frozen=True)
@@ -91,16 +104,11 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The first value of a header, compared case-insensitively."""
-        lower = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lower:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     def header_values(self, name: str) -> list[str]:
         """Every value of a header, in order."""
-        lower = name.lower()
-        return [value for key, value in self.headers if key.lower() == lower]
+        return header_values(self.headers, name)
 
     @property
     def content_type(self) -> str:
@@ -132,11 +140,7 @@ class Response:
     reason: str = ""
 
     def header(self, name: str) -> str | None:
-        lower = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lower:
-                return value
-        return None
+        return first_header(self.headers, name)
 
     @property
     def content_type(self) -> str | None:
