@@ -96,6 +96,15 @@ def _parts(args: tuple[str, ...], loc: Location) -> str:
     return "".join(sorted(set(letters), key="ABCEFHZ".index))
 
 
+def _token_off(args: tuple[str, ...], loc: Location) -> bool:
+    """apache_secfilter never adds a token to the banner: only Off can be honoured."""
+    if _on_off(args, loc):
+        raise ConfigError("SecServerResponseToken On cannot be honoured: apache_secfilter does "
+                          "not add a token to Apache's Server banner; remove the line or say Off",
+                          loc)
+    return False
+
+
 def _ids(args: tuple[str, ...], loc: Location) -> tuple[str, ...]:
     return tuple(args)
 
@@ -133,8 +142,7 @@ _ROWS = [
     _setting("SecUploadKeepFiles", "upload_keep_files", _keyword("On", "Off", "RelevantOnly")),
     _setting("SecUploadApproveScript", "upload_approve_script", _text),
     _setting("SecUploadInMemoryLimit", "upload_in_memory_limit", _integer(1, 2**31)),
-    _setting("SecServerSignature", "server_signature", _text, contexts="S"),
-    _setting("SecServerResponseToken", "server_response_token", _on_off, contexts="S"),
+    _setting("SecServerResponseToken", "server_response_token", _token_off, contexts="S"),
     _setting("SecFilterCompatibility", "compatibility", _keyword("1.9", "1.8"), extension=True),
     _setting("SecFilterChunkedBody", "chunked_body", _keyword("Reject", "Pass"), extension=True),
     _setting("SecFilterOnError", "on_error", _keyword("Deny", "Pass"), extension=True),
@@ -153,6 +161,9 @@ _ROWS = [
     DirectiveSpec("SecChrootDir", "unsupported", 0, 99, doc=(
         "an internal chroot cannot be done from Python inside Apache 2.4; "
         "use Apache's own ChrootDir directive (mod_unixd) instead")),
+    DirectiveSpec("SecServerSignature", "unsupported", 0, 99, doc=(
+        "Apache 2.4 writes the Server header itself and a Python hook cannot change its "
+        "banner; use 'ServerTokens Prod' to shorten it")),
     DirectiveSpec("SecChrootLock", "unsupported", 0, 99, doc=(
         "only needed with SecChrootDir; use Apache's own ChrootDir directive instead")),
 ]

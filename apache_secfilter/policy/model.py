@@ -42,8 +42,7 @@ class Settings:
     upload_keep_files: str = "Off"
     upload_approve_script: str | None = None
     upload_in_memory_limit: int = 65536
-    server_signature: str | None = None
-    server_response_token: bool = True
+    server_response_token: bool = False
     compatibility: str = "1.9"
     chunked_body: str = "Reject"
     on_error: str = "Deny"
