@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..apacheconf.source import PolicySource, load_source
 from ..engine.transaction import Clocks
 from ..engine.verdict import Verdict
 from ..errors import SecFilterError
-from ..policy.load import load_policy
 from ..policy.model import Policy
 from ..request.model import Request
 from .programs import ProgramRunner
@@ -26,11 +26,21 @@ from .programs import ProgramRunner
 
 @dataclass(frozen=True)
 class LoadedPolicy:
-    """A compiled policy, or the reason it could not be loaded."""
+    """A loaded configuration (rules file or apache2.conf), or why it did not load."""
 
     path: str
-    policy: Policy | None
+    source: PolicySource | None
     error: str | None = None
+
+    @property
+    def policy(self) -> Policy | None:
+        """The one policy of a flat rules file (None for an Apache configuration)."""
+        return self.source.flat_policy if self.source is not None else None
+
+    def policy_for(self, request: Request) -> Policy:
+        """The policy of the sections this request falls in (issue: contexts)."""
+        assert self.source is not None
+        return self.source.policy_for(request)
 
 
 class PolicyCache:
@@ -39,6 +49,7 @@ class PolicyCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loaded: dict[str, LoadedPolicy] = {}
+        self._warned: set[str] = set()
 
     def get(self, path: str) -> LoadedPolicy:
         loaded = self._loaded.get(path)
@@ -51,10 +62,20 @@ class PolicyCache:
                 self._loaded[path] = loaded
         return loaded
 
+    def first_warnings(self, loaded: LoadedPolicy) -> list[str]:
+        """The load warnings, once per process and path (for Apache's error log)."""
+        with self._lock:
+            if loaded.path in self._warned:
+                return []
+            self._warned.add(loaded.path)
+        if loaded.source is None:
+            return []
+        return [f"mod_security: {warning}" for warning in loaded.source.warnings]
+
     @staticmethod
     def _load(path: str) -> LoadedPolicy:
         try:
-            return LoadedPolicy(path, load_policy(path))
+            return LoadedPolicy(path, load_source(path))
         except SecFilterError as exc:
             return LoadedPolicy(path, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - any load failure must fail closed

@@ -19,7 +19,9 @@ See research notes: apache-hooks.md §2.
 
 from __future__ import annotations
 
+import time
 import traceback
+from dataclasses import replace
 from http import HTTPStatus
 
 from mod_python import apache  # type: ignore[import-not-found]
@@ -27,8 +29,10 @@ from mod_python import apache  # type: ignore[import-not-found]
 from ..engine.transaction import Transaction
 from ..engine.verdict import Verdict
 from ..request.model import Response
+from . import modpython_audit as audit
 from .common import POLICIES, clocks, env_updates, run_side_effects
-from .modpython_request import build_request
+from .modpython_filter import AP_MODE_GETLINE, requested_bytes
+from .modpython_request import build_request, with_script_facts
 from .programs import ProgramRunner
 
 CONFIG_OPTION = "SecFilterConfig"
@@ -76,12 +80,15 @@ def fixuphandler(req) -> int:
 
 
 def _inspect(req) -> int:
+    started = audit.begin(req)
     path = req.get_options().get(CONFIG_OPTION)
     if not path:
         _log(req, f"mod_security: PythonOption {CONFIG_OPTION} is not set; request denied")
         return apache.HTTP_INTERNAL_SERVER_ERROR
     loaded = POLICIES.get(path)
-    if loaded.policy is None:
+    for line in POLICIES.first_warnings(loaded):
+        _log(req, line, apache.APLOG_WARNING)
+    if loaded.source is None:
         _log(req, f"mod_security: configuration error, request denied: {loaded.error}")
         return apache.HTTP_INTERNAL_SERVER_ERROR
     threaded = _threaded()
@@ -90,16 +97,19 @@ def _inspect(req) -> int:
         _log(req, "mod_security: Apache runs a threaded MPM; mod_python filters crash there, "
                   "so request bodies and responses are not inspected. Use the prefork MPM, "
                   "or the mod_wsgi adapter.")
-    request = build_request(req, loaded.policy, no_body=threaded)
-    tx = Transaction(loaded.policy, request, clocks(), ProgramRunner(lambda m: _log(req, m)))
+    request = audit.with_unique_id(build_request(req, no_body=threaded))
+    policy = loaded.policy_for(request)
+    request = with_script_facts(request, policy)
+    tx = Transaction(policy, request, clocks(), ProgramRunner(lambda m: _log(req, m)))
     req.secfilter_tx = tx
     req.register_cleanup(_cleanup, req)
     body = _read_body(req, tx) if tx.wants_body else None
     verdict = tx.finish_request()
+    audit.note_phase(req, "request", started)
     if body is not None and not verdict.blocks:
         _replay(req, body)
     if not threaded and verdict.action == "pass" and tx.enabled and tx.settings.scan_output \
-            and loaded.policy.output_rules:
+            and policy.output_rules:
         _add_output_filter(req)
     return _answer(req, tx, verdict)
 
@@ -128,11 +138,18 @@ def _replay(req, body: bytes) -> None:
 
 
 def replay(filter) -> None:  # noqa: A002 - mod_python's name
-    """Input filter: hand the held body to the content handler, then EOS."""
+    """Input filter: hand the held body to the content handler, then EOS.
+
+    The caller asks for a number of bytes and mod_php throws away whatever a
+    filter returns beyond it, so each call writes at most what was asked for.
+    """
     req = filter.req
     body = getattr(req, "secfilter_replay", b"")
     pos = getattr(req, "secfilter_pos", 0)
-    chunk = body[pos:pos + CHUNK]
+    wanted, mode = requested_bytes(filter)
+    chunk = body[pos:pos + wanted]
+    if mode == AP_MODE_GETLINE and b"\n" in chunk:
+        chunk = chunk[:chunk.index(b"\n") + 1]
     if chunk:
         filter.write(chunk)
         req.secfilter_pos = pos + len(chunk)
@@ -231,17 +248,28 @@ def _finish_output(filter, req, tx: Transaction | None) -> None:
     body = b"".join(req.secfilter_out)
     req.secfilter_out = []
     if tx is not None:
+        started = time.monotonic()
         try:
             verdict = tx.inspect_output(_response(req, body))
         except Exception:  # noqa: BLE001 - fail closed (decisions R6)
             _log(req, "mod_security: internal error in output scanning:\n"
                  + traceback.format_exc())
             verdict = Verdict(action="deny", status=500, phase="response")
+        audit.note_output(req, _first_request(req), verdict, body, started)
         if verdict.blocks and verdict.phase == "response":
-            _apply_side_channels(req, verdict)
+            _apply_side_channels(req, _added_since(tx.request_verdict, verdict))
             body = _replace_response(req, verdict)
     filter.write(body)
     filter.close()
+
+
+def _added_since(before: Verdict | None, after: Verdict) -> Verdict:
+    """Only what the output phase added (the request phase was applied already)."""
+    if before is None:
+        return after
+    return replace(after, alerts=after.alerts[len(before.alerts):],
+                   env=after.env[len(before.env):], notes=after.notes[len(before.notes):],
+                   relevant=after.relevant and not before.relevant)
 
 
 def _response(req, body: bytes) -> Response:
@@ -276,4 +304,5 @@ def _reason(status: int) -> str:
 def _cleanup(req) -> None:
     tx = getattr(req, "secfilter_tx", None)
     if tx is not None:
+        audit.finish(req, tx, lambda message: _log(req, message))
         tx.close()

@@ -10,6 +10,7 @@ import contextlib
 import grp
 import os
 import pwd
+from dataclasses import replace
 from typing import Any
 
 from ..policy.model import Policy
@@ -80,7 +81,15 @@ def _request_line(req) -> tuple[str, str, str]:
     return req.method, req.unparsed_uri or req.uri, req.protocol or ""
 
 
-def build_request(req, policy: Policy, no_body: bool = False) -> Request:
+def with_script_facts(request: Request, policy: Policy) -> Request:
+    """Add the script's owner and mode when a rule of the policy reads them."""
+    filename = request.facts.script_filename
+    if not filename or not _policy_needs_stat(policy):
+        return request
+    return replace(request, facts=replace(request.facts, **_script_facts(filename)))
+
+
+def build_request(req, no_body: bool = False) -> Request:
     """The engine's view of a mod_python request at the fixup phase."""
     method, uri, protocol = _request_line(req)
     remote_ip, remote_port = _client(req)
@@ -89,7 +98,6 @@ def build_request(req, policy: Policy, no_body: bool = False) -> Request:
     if no_body:
         env["MODSEC_NOPOSTBUFFERING"] = "handler-only mode"
     filename = req.filename or ""
-    extra = _script_facts(filename) if filename and _policy_needs_stat(policy) else {}
     facts = ServerFacts(
         server_name=req.server.server_hostname or "", server_addr=local_ip,
         server_port=local_port, server_admin=req.server.server_admin or "",
@@ -97,6 +105,6 @@ def build_request(req, policy: Policy, no_body: bool = False) -> Request:
         request_filename=filename, path_info=req.path_info or "", handler=req.handler,
         remote_host=_remote_host(req),
         remote_user=req.user or "", auth_type=req.ap_auth_type or "",
-        is_subrequest=req.main is not None, unique_id=env.get("UNIQUE_ID", ""), **extra)
+        is_subrequest=req.main is not None, unique_id=env.get("UNIQUE_ID", ""))
     headers = tuple((str(k), str(v)) for k, v in req.headers_in.items())
     return Request(method, uri, protocol, headers, remote_ip, remote_port, env, facts)

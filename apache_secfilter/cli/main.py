@@ -11,12 +11,16 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .. import inspect, load_policy
+from .. import inspect
 from ..adapters.programs import ProgramRunner
+from ..apacheconf.source import load_source
 from ..errors import ConfigError, RequestError, SecFilterError
 from ..policy.model import Policy
 from ..request.model import Request
 from ..request.wire import parse_raw_request, parse_raw_response
+from .check import add_check_arguments, print_warnings, run_check
+from .log import add_log_parser
+from .serve import add_commands as add_serve_commands
 
 EXIT_OK, EXIT_ERROR = 0, 2
 
@@ -28,17 +32,7 @@ def _print_warnings(policy: Policy) -> None:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Parse and compile each file; a one-line summary, or FILE:LINE: message."""
-    total_rules = total_output = 0
-    for path in args.files:
-        policy = load_policy(path)
-        _print_warnings(policy)
-        total_rules += len(policy.rules)
-        total_output += len(policy.output_rules)
-        engine = policy.settings.engine
-    files = len(args.files)
-    print(f"OK: {files} file{'s' if files != 1 else ''}, {total_rules} request rules, "
-          f"{total_output} output rules, SecFilterEngine {engine}")
-    return EXIT_OK
+    return run_check(args)
 
 
 def _read_input(path: str) -> bytes:
@@ -62,16 +56,23 @@ def _with_options(request: Request, args: argparse.Namespace) -> Request:
         facts = replace(facts, handler=args.handler)
     if args.filename:
         facts = replace(facts, script_filename=args.filename, request_filename=args.filename)
+    if args.docroot:
+        facts = replace(facts, document_root=args.docroot)
     return replace(request, env=env, facts=facts)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Print the verdict for one raw request (and optionally its response) as JSON."""
-    policy = load_policy(args.config)
-    _print_warnings(policy)
+    """Print the verdict for one raw request (and optionally its response) as JSON.
+
+    With an Apache configuration the policy is the one of the sections the
+    request falls in (Host, URI, --docroot/--filename), as the adapters do.
+    """
+    source = load_source(args.config)
+    print_warnings(source.warnings)
     raw = _read_input(args.request)
     request, body = parse_raw_request(raw, remote_addr=args.remote_addr)
     request = _with_options(request, args)
+    policy = source.policy_for(request)
     response = parse_raw_response(_read_input(args.response)) if args.response else None
     runner = ProgramRunner(lambda line: print(line, file=sys.stderr))
     verdict = inspect(policy, request, body, response, services=runner)
@@ -86,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ModSecurity 1.x rules (SecFilter, SecFilterSelective) for Apache 2.4."))
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check", help="parse and compile configuration files")
-    check.add_argument("files", nargs="+", metavar="FILE")
+    add_check_arguments(check)
     check.set_defaults(func=cmd_check)
     ev = sub.add_parser("eval", help="decide one raw HTTP request, print JSON")
     ev.add_argument("--config", required=True, metavar="FILE")
@@ -94,11 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--response", metavar="RESPONSE_FILE")
     ev.add_argument("--handler", help="Apache handler (for SecFilterEngine DynamicOnly)")
     ev.add_argument("--filename", help="the file the request maps to (SCRIPT_FILENAME)")
+    ev.add_argument("--docroot", metavar="DIR", help=(
+        "with an Apache configuration: the document root the URI maps to"))
     ev.add_argument("--env", action="append", metavar="NAME=VALUE",
                     help="an Apache environment variable, e.g. MODSEC_ENABLE=Off")
     ev.add_argument("--pretty", action="store_true", help="indent the JSON")
     ev.add_argument("request", metavar="REQUEST_FILE", help="raw request bytes, or - for stdin")
     ev.set_defaults(func=cmd_eval)
+    add_log_parser(sub)
+    add_serve_commands(sub)
     return parser
 
 

@@ -23,8 +23,15 @@ def outcome_text(action: str, status: int | None, url: str | None) -> str:
     return "Warning"
 
 
+def escape_location(location: str) -> str:
+    """Escape a match location, keeping the quotes of 1.x's ``HEADER("Name")``."""
+    if location.startswith('HEADER("') and location.endswith('")') and len(location) > 10:
+        return f'HEADER("{escape_log(location[8:-2])}")'
+    return escape_log(location)
+
+
 def pattern_reason(pattern: str, location: str) -> str:
-    return f'Pattern match "{escape_log(pattern)}" at {escape_log(location)}'
+    return f'Pattern match "{escape_log(pattern)}" at {escape_location(location)}'
 
 
 @dataclass(frozen=True)

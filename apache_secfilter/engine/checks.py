@@ -1,16 +1,18 @@
 """The built-in validations of spec §7, run before any rule.
 
-URL-encoding validity is checked where URL encoding is the format (the request
-line with its query string, urlencoded bodies); UTF-8 validity and the byte
-range over the URL-decoded request line, header values and parameters (not a
-multipart body itself, but the fields taken from it); the cookie format over
-the Cookie headers.  The first failure is the reason the request is rejected.
+As spec §2.2 says, they run over the request line (with its query string),
+every header value and the parameters: URL-encoding validity over the raw
+data, UTF-8 validity and the byte range over the URL-decoded data.  A
+multipart body is not checked itself, but the fields taken from it are; the
+cookie format is checked over the Cookie headers.  The first failure is the
+reason the request is rejected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ..escape import escape_log
 from ..policy.model import Settings
 from ..request.checks.byte_range import check_byte_range
 from ..request.checks.cookies import check_cookie_format
@@ -25,6 +27,8 @@ from .body import BodyResult
 def _encoded_items(request: Request, body: BodyResult | None) -> Iterator[tuple[str, bytes]]:
     """Data whose format is URL encoding, raw, with the location to report."""
     yield "THE_REQUEST", request.the_request.encode("latin-1")
+    for name, value in request.headers:
+        yield f'HEADER("{escape_log(name)}")', value.encode("latin-1")
     if body is not None and body.raw_checked is not None:
         yield "POST_PAYLOAD", body.raw_checked
 
@@ -32,9 +36,7 @@ def _encoded_items(request: Request, body: BodyResult | None) -> Iterator[tuple[
 def _decoded_items(request: Request, body: BodyResult | None) -> Iterator[tuple[str, bytes]]:
     """Data after URL decoding, for the UTF-8 and byte-range checks."""
     for location, raw in _encoded_items(request, body):
-        yield location, url_decode(raw)
-    for name, value in request.headers:
-        yield f'HEADER("{name}")', url_decode(value.encode("latin-1"), plus_as_space=False)
+        yield location, url_decode(raw, plus_as_space=not location.startswith("HEADER"))
     if body is not None:
         for value in body.field_values:
             yield "POST_PAYLOAD", value

@@ -64,6 +64,30 @@ def first_hit(rule: Rule, view: RequestView, matcher: Matcher) -> Target | None:
     return None
 
 
+#: Longest value quoted in the debug log at levels 4-8 (level 9 quotes all).
+DEBUG_VALUE_CHARS = 256
+
+
+def traced_first_hit(outcome: Outcome) -> Callable[[Rule, RequestView, Matcher], Target | None]:
+    """``first_hit`` that also notes every value tested (debug levels 4 and up)."""
+    limit = None if outcome.debug_level >= 9 else DEBUG_VALUE_CHARS
+
+    def find(rule: Rule, view: RequestView, matcher: Matcher) -> Target | None:
+        for target in rule_targets(rule, view):
+            value = target.value if limit is None else target.value[:limit]
+            cut = "" if len(value) == len(target.value) else f" ({len(target.value)} chars)"
+            outcome.trace(4, f'Testing {target.location} = "{value}"{cut}')
+            if matcher.search(rule, target.value) != rule.negated:
+                return target
+        return None
+
+    return find
+
+
+def _rule_name(rule: Rule) -> str:
+    return f"Rule {rule.id or '-'} at {rule.location}"
+
+
 @dataclass
 class Outcome:
     """What the rules of a transaction did so far, across both phases."""
@@ -84,6 +108,15 @@ class Outcome:
     exec_programs: list[str] = field(default_factory=list)
     pause_ms: int = 0
     logparts: str | None = None
+    #: (level, message) pairs for the debug log; None at SecFilterDebugLevel 0,
+    #: so that level 0 costs one test per rule and nothing else (decisions G5).
+    debug: list[tuple[int, str]] | None = None
+    debug_level: int = 0
+
+    def trace(self, level: int, text: str) -> None:
+        """Note a debug message when the level asks for it."""
+        if self.debug is not None and level <= self.debug_level:
+            self.debug.append((level, text))
 
     @property
     def stopped(self) -> bool:
@@ -159,17 +192,26 @@ def evaluate(rules: Sequence[Rule], view: RequestView, matcher: Matcher, outcome
     skip = 0
     links: list[tuple[Rule, Target]] = []
     chain_failed = False
+    trace = outcome.debug is not None
+    find = traced_first_hit(outcome) if trace and outcome.debug_level >= 4 else first_hit
     for rule in rules:
         is_link = bool(rule.actions.chain)
         if skip:
             skip -= 1
+            if trace:
+                outcome.trace(3, f"{_rule_name(rule)}: skipped (skipnext)")
             links, chain_failed = ([], False) if not is_link else (links, chain_failed)
             continue
         if chain_failed:
+            if trace:
+                outcome.trace(3, f"{_rule_name(rule)}: skipped (earlier chain link failed)")
             if not is_link:
                 links, chain_failed = [], False
             continue
-        hit = first_hit(rule, view, matcher)
+        hit = find(rule, view, matcher)
+        if trace:
+            outcome.trace(3, f"{_rule_name(rule)}: " + (
+                "no match" if hit is None else f"match at {hit.location}"))
         if hit is None:
             chain_failed = is_link
             links = []

@@ -19,11 +19,12 @@ from typing import Protocol
 import regex
 
 from ..errors import InspectionTimeout, LimitExceeded, RequestError
+from ..escape import escape_log
 from ..limits import DEFAULT_LIMITS, Limits
 from ..policy.model import Policy
 from ..request.model import Request, Response
 from ..request.view import RequestView, ViewOptions
-from .alerts import AlertContext
+from .alerts import AlertContext, alert_line
 from .body import BodyCollector, BodyResult
 from .checks import run_checks
 from .evaluate import Matcher, Outcome, evaluate
@@ -49,6 +50,14 @@ def engine_mode(setting: str, env: dict | object) -> str:
     return setting
 
 
+def _bad_mode_override(env: dict | object) -> str | None:
+    """The MODSEC_ENABLE value L10 ignores (for a debug-log warning), if any."""
+    override = getattr(env, "get", lambda _k: None)("MODSEC_ENABLE")
+    if override is not None and override.lower() not in ("on", "off", "dynamiconly"):
+        return override
+    return None
+
+
 @dataclass(frozen=True)
 class Clocks:
     """The time facts a transaction needs, given by the caller."""
@@ -71,6 +80,8 @@ class Transaction:
         self.view = RequestView(request, clocks.now, options)
         self.outcome = Outcome(AlertContext(request.host, request.uri,
                                             request.facts.unique_id))
+        if s.debug_level > 0:
+            self._start_debug(s.debug_level)
         self.matcher = Matcher(clocks.monotonic, self.limits.regex_time_ms)
         self.mode = engine_mode(s.engine, request.env)
         self.enabled = self._enabled()
@@ -79,6 +90,13 @@ class Transaction:
         self._body_error: RequestError | None = None
         self.wants_body = self.enabled and self._body_wanted()
         self.request_verdict: Verdict | None = None
+
+    def _start_debug(self, level: int) -> None:
+        """Collect debug messages for this transaction (never at level 0, G5)."""
+        self.outcome.debug, self.outcome.debug_level = [], level
+        bad = _bad_mode_override(self.request.env)
+        if bad is not None:
+            self.outcome.trace(1, f'MODSEC_ENABLE "{bad}" ignored: use On, Off or DynamicOnly')
 
     # -- stage 1: the request ------------------------------------------------
     def _enabled(self) -> bool:
@@ -124,7 +142,13 @@ class Transaction:
             return
         if not self._take_body():
             return
+        if self.view.cookie_jar.truncated:  # cookies past the limit would go unseen
+            self.outcome.reject("deny", 413, None, "request",
+                                f"Request rejected: more than {self.limits.cookies} cookies")
+            return
         failure = run_checks(self.settings, self.view, self.request, self.body)
+        if self.outcome.debug is not None:
+            self.outcome.trace(3, f"Built-in checks: {failure or 'passed'}")
         if failure is not None:
             self._reject_default(failure, "request")
             return
@@ -155,10 +179,10 @@ class Transaction:
                 self.view.body = self.body.info
         except LimitExceeded as exc:
             self.outcome.reject("deny", exc.http_status, None, "request",
-                                f"Request body rejected: {exc.message}")
+                                f"Request body rejected: {escape_log(exc.message)}")
             return False
         except RequestError as exc:
-            self._reject_default(f"Invalid request body: {exc.message}", "request")
+            self._reject_default(f"Invalid request body: {escape_log(exc.message)}", "request")
             return False
         return True
 
@@ -171,8 +195,8 @@ class Transaction:
         for upload in self.body.uploads:
             path = upload.spool.materialise()
             if not self.services.approve_upload(script, path, self.limits.program_seconds):
-                self._reject_default(f'Uploaded file "{upload.filename}" rejected by '
-                                     f"approval script {script}", "request")
+                self._reject_default(f'Uploaded file "{escape_log(upload.filename)}" rejected '
+                                     f"by approval script {script}", "request")
                 return False
         return True
 
@@ -194,7 +218,9 @@ class Transaction:
 
     def inspect_output(self, response: Response) -> Verdict:
         """Run OUTPUT/OUTPUT_STATUS rules on the buffered response."""
-        self.finish_request()
+        request_verdict = self.finish_request()
+        if not request_verdict.inspected:
+            return request_verdict
         self.view.response = response
         if not self.wants_output(response.content_type):
             return self._verdict(response.status)
@@ -208,6 +234,9 @@ class Transaction:
         """Run a stage; an internal error or timeout follows SecFilterOnError (R6)."""
         try:
             work()
+        except RequestError as exc:  # a limit reached while reading the request
+            self.outcome.reject("deny", exc.http_status, None, phase,
+                                f"Request rejected: {escape_log(exc.message)}")
         except InspectionTimeout as exc:
             return self._failed(str(exc), phase, None)
         except Exception as exc:  # noqa: BLE001 - fail closed on any engine fault
@@ -217,7 +246,8 @@ class Transaction:
 
     def _failed(self, reason: str, phase: str, detail: str | None) -> Verdict:
         if self.settings.on_error == "Pass":
-            self.outcome.alerts.append(f"mod_security: Warning. {reason} (SecFilterOnError Pass)")
+            text = f"Warning. {reason} (SecFilterOnError Pass)"
+            self.outcome.alerts.append(alert_line(text, self.outcome.alert_context))
             return self._verdict(None, error=reason, detail=detail)
         self.outcome.reject("deny", 500, None, phase, reason)
         return self._verdict(None, error=reason, detail=detail)
@@ -232,7 +262,8 @@ class Transaction:
                        audit=o.audit, message_header=o.message_header,
                        action_header=o.action_header, env=tuple(o.env), notes=tuple(o.notes),
                        exec_programs=tuple(o.exec_programs), pause_ms=o.pause_ms,
-                       logparts=o.logparts, error=error, error_detail=detail)
+                       logparts=o.logparts, error=error, error_detail=detail,
+                       debug=tuple(o.debug) if o.debug else ())
 
     def _status_relevant(self, status: int | None) -> bool:
         pattern = self.settings.audit_relevant_status

@@ -42,7 +42,8 @@ class Verdict:
     ``alerts`` are complete error-log lines (decisions G1) without Apache's
     date/level/client prefix.  ``relevant`` marks the transaction for the audit
     log (decisions G6); ``audit`` is an explicit auditlog (True) or noauditlog
-    (False) decision, ``None`` when no rule said.
+    (False) decision, ``None`` when no rule said.  ``debug`` holds the debug-log
+    messages the engine noted (only when SecFilterDebugLevel is above 0).
     """
 
     action: str = "pass"
@@ -63,6 +64,8 @@ class Verdict:
     inspected: bool = True
     error: str | None = None
     error_detail: str | None = field(default=None, compare=False)
+    #: (level, message) pairs for SecFilterDebugLog; empty at debug level 0.
+    debug: tuple[tuple[int, str], ...] = field(default=(), compare=False)
 
     @property
     def blocks(self) -> bool:

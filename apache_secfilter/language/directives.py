@@ -213,6 +213,9 @@ def validate(directive: Directive) -> tuple[DirectiveSpec, Any]:
     if spec.kind == "unsupported":
         raise ConfigError(f"{spec.name} is not supported: {spec.doc}", directive.location)
     count = len(directive.args)
+    if spec.name == "SecFilter" and count == 3:
+        raise ConfigError("SecFilter takes a pattern and an optional action list; to test one "
+                          "variable use SecFilterSelective", directive.location)
     if not spec.min_args <= count <= spec.max_args:
         want = (str(spec.min_args) if spec.min_args == spec.max_args
                 else f"{spec.min_args} to {spec.max_args}")

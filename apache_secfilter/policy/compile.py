@@ -79,11 +79,21 @@ def compile_variables(text: str, location: Location) -> tuple[tuple[VariableRef,
             excluded["headers"].add(header_key(ref.key))
         else:
             excluded["names"].add(ref.written)
-    kept = tuple(r for r in positive if r.written not in excluded["names"])
+    kept = tuple(r for r in positive if r.written not in excluded["names"]
+                 and not _excluded_by_key(r, excluded))
     if not kept:
         raise ConfigError(f"variable list '{text}' excludes everything: name at least one "
                           "variable to test", location)
     return kept, Exclusions(**{k: frozenset(v) for k, v in excluded.items()})
+
+
+def _excluded_by_key(ref: VariableRef, excluded: dict[str, set[str]]) -> bool:
+    """``ARG_a|!ARG_a``: a named variable whose own key is excluded tests nothing."""
+    domain = ref.family.domain
+    if ref.key is None or domain not in ("args", "cookies", "headers"):
+        return False
+    key = header_key(ref.key) if domain == "headers" else ref.key.lower()
+    return key in excluded[domain]
 
 
 @dataclass
@@ -139,7 +149,11 @@ class _ContextCompiler:
             self.overrides[spec.setting or ""] = value
             self._check_setting_files(spec.setting or "", value, d.location)
         elif spec.kind == "rule":
-            self.rules.append(self._rule(d))
+            rule = self._rule(d)
+            if self.rules and self.rules[-1].actions.chain and self.rules[-1].phase != rule.phase:
+                raise ConfigError("a rule carrying 'chain' is followed by a rule of the other "
+                                  "phase (OUTPUT rules cannot be chained)", self.rules[-1].location)
+            self.rules.append(rule)
         elif spec.kind == "template":
             self._template(d)
         elif spec.kind == "restrict":

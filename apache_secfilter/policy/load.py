@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, ConfigWarning, Location
 from ..language.ast import Directive, SectionClose, SectionOpen
+from ..language.directives import lookup
 from ..language.grammar import read_file
 from .compile import compile_context
 from .files import FileChecks
 from .inherit import build_policy
 from .model import Policy
 
-#: Module names whose <IfModule> sections hold our directives.
+#: Module names whose <IfModule> sections hold our directives (compared in
+#: lower case: the wrapper's name is ours, not a module Apache looks up).
 SECFILTER_MODULES = frozenset({"mod_security.c", "secfilter_module", "security_module",
                                "mod_security", "mod_secfilter.c"})
 MAX_INCLUDE_DEPTH = 32
@@ -62,7 +64,7 @@ def _wrapper_active(node: SectionOpen) -> bool:
                           node.location)
     name = node.args[0]
     negated = name.startswith("!")
-    present = name.lstrip("!") in SECFILTER_MODULES
+    present = name.lstrip("!").lower() in SECFILTER_MODULES
     return present != negated
 
 
@@ -107,6 +109,15 @@ def _active(nodes: tuple) -> Iterator[Directive]:
         raise ConfigError(f"<{section.name}> is never closed", section.location)
 
 
+def _check_server_level(directive: Directive) -> None:
+    """A rules file is server level: refuse what only a section may hold."""
+    spec = lookup(directive)
+    if "S" not in spec.contexts and spec.kind != "unsupported":
+        raise ConfigError(f"{spec.name} is not allowed at server level (a rules file is read "
+                          "as server level): it belongs inside <Directory>, <Location> or "
+                          "<Files> in an Apache configuration", directive.location)
+
+
 def load_directives(path: str) -> LoadedFiles:
     """Read a rules file and everything it includes."""
     loaded = LoadedFiles()
@@ -117,6 +128,8 @@ def load_directives(path: str) -> LoadedFiles:
 def load_policy(path: str, files: FileChecks | None = None) -> Policy:
     """Read, validate and compile a flat rules file into a Policy."""
     loaded = load_directives(path)
+    for directive in loaded.directives:
+        _check_server_level(directive)
     context = compile_context(loaded.directives, "server", files)
     policy = build_policy([context], loaded.files)
     warnings = tuple(loaded.warnings) + policy.warnings

@@ -7,7 +7,8 @@ case has a ``request`` (raw text, or ``method``/``uri``/``headers``/``body``
 or a ``config_error`` block instead of a request; or neither (the config is
 only loaded, and ``expect`` may check its warnings and rule counts).
 ``{tmp}`` in configs and files stands for a fresh temporary directory;
-``files`` creates files there (``executable: true`` makes them programs).
+``files`` (per file and per case) creates files there (``executable: true`` makes
+them programs, ``directory: true`` makes a directory).
 A file (or a case) marked ``pending: <reason>`` is expected to fail until the
 engine is fixed (strict xfail).  See tests/conformance/README.md.
 """
@@ -52,6 +53,8 @@ def load_cases(directory: Path = CASES_DIR) -> list[Case]:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         for item in doc.get("cases", []):
             config = item.get("config", doc.get("config", ""))
+            if doc.get("files"):
+                item = {**item, "files": {**doc["files"], **(item.get("files") or {})}}
             pending = item.get("pending", doc.get("pending"))
             cases.append(Case(path.stem, item["name"], config, item,
                               str(pending) if pending else None))
@@ -105,10 +108,18 @@ def _headers(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple((str(k), str(v)) for k, v in value or ())
 
 
+def _repeat(spec: dict[str, Any], key: str) -> str:
+    """``[text, n]`` under ``key``: text repeated n times (long bodies and query strings)."""
+    if key not in spec:
+        return ""
+    text, times = spec[key]
+    return str(text) * int(times)
+
+
 def _body_bytes(spec: dict[str, Any]) -> bytes:
     if "body_hex" in spec:
         return bytes.fromhex(spec["body_hex"])
-    return encode_text(str(spec.get("body", "")))
+    return encode_text(str(spec.get("body", "")) + _repeat(spec, "body_repeat"))
 
 
 def _raw(text: str, tmp: Path) -> tuple[Request, bytes]:
@@ -140,7 +151,8 @@ def build_request(spec: Any, tmp: Path) -> tuple[Request, bytes]:
     facts = ServerFacts(**{k: v for k, v in (spec.get("facts") or {}).items()})
     if "handler" in spec:
         facts = replace(facts, handler=spec["handler"])
-    request = Request(spec.get("method", "GET"), _fill(spec.get("uri", "/"), tmp),
+    uri = _fill(spec.get("uri", "/"), tmp) + _repeat(spec, "uri_repeat")
+    request = Request(spec.get("method", "GET"), uri,
                       spec.get("protocol", "HTTP/1.1"), headers,
                       remote_addr=spec.get("remote_addr", "192.0.2.10"),
                       remote_port=int(spec.get("remote_port", 40000)),
@@ -166,6 +178,21 @@ def run_policy(case: Case, policy: Policy, tmp: Path) -> Verdict:
     clock = iter(range(10**9)).__next__ if case.data.get("slow_clock") else _zero_clock
     return inspect(policy, request, body, build_response(case.data.get("response")),
                    services=ProgramRunner(), clocks=Clocks(now, clock))
+
+
+def final_status(case: Case, verdict: Verdict) -> int | None:
+    """The status the client gets: the verdict's when it blocks, else the response's."""
+    if verdict.blocks or "response" not in case.data:
+        return verdict.status
+    return int((case.data.get("response") or {}).get("status", 200))
+
+
+def audit_decision(case: Case, policy: Policy, verdict: Verdict, tmp: Path) -> bool:
+    """Whether the transaction goes to the audit log (logs.decide, spec §3.2 SecAuditEngine)."""
+    from apache_secfilter.logs.decide import should_audit
+    request, _ = build_request(case.data["request"], tmp)
+    return should_audit(policy.settings, verdict, final_status(case, verdict),
+                        request.facts.is_dynamic)
 
 
 def run_case(case: Case, tmp: Path) -> Verdict:
@@ -209,6 +236,12 @@ def check_expectations(verdict: Verdict, expect: dict[str, Any],
     for name in _as_list(expect.get("headers_absent")):
         if name in got["headers"]:
             problems.append(f"header {name}: expected absent, got {got['headers'][name]!r}")
+    debug = [text for _level, text in getattr(verdict, "debug", ())]
+    for text in _as_list(expect.get("debug_contains")):
+        if not any(text in line for line in debug):
+            problems.append(f"no debug-log message contains {text!r}: {debug!r}")
+    if expect.get("debug_empty") and debug:
+        problems.append(f"debug log: expected nothing, got {debug!r}")
     if "inspected" in expect and verdict.inspected != expect["inspected"]:
         problems.append(f"inspected: expected {expect['inspected']}")
     if "error_contains" in expect and expect["error_contains"] not in (verdict.error or ""):

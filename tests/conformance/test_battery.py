@@ -11,6 +11,7 @@ from apache_secfilter.errors import ConfigError
 
 from .battery import (
     Case,
+    audit_decision,
     check_expectations,
     check_policy,
     environment_ok,
@@ -44,6 +45,10 @@ def test_case(case: Case, tmp_path: Path) -> None:
     else:
         verdict = run_policy(case, policy, tmp_path)
         problems = check_expectations(verdict, expect, policy, tmp_path)
+        if "audited" in expect:
+            audited = audit_decision(case, policy, verdict, tmp_path)
+            if audited != expect["audited"]:
+                problems.append(f"audited: expected {expect['audited']}, got {audited}")
     assert not problems, "\n".join(problems)
 
 

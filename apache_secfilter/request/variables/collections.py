@@ -184,6 +184,8 @@ class RawCookies:
     def collect(self, view: RequestView, key: str | None, written: str,
                 excl: Exclusions) -> list[Target]:
         raw = view.cookies_raw
+        if excl.cookies:  # decisions L4: rebuilt without the excluded cookies
+            raw = "; ".join(f"{n}={v}" for n, v in _cookies(view, excl))
         return [Target("COOKIES", raw)] if raw else []
 
 

@@ -24,7 +24,7 @@ def _optional_int(name: str):  # noqa: ANN202
 
 def _script_mode(view: RequestView) -> str:
     mode = view.request.facts.script_mode
-    return "" if mode is None else f"0{mode & 0o777:o}"
+    return "" if mode is None else f"{mode & 0o7777:04o}"
 
 
 def _time(fmt: str):  # noqa: ANN202

@@ -1,0 +1,1 @@
+"""Private Apache instances: configuration, start, stop (secfilter serve)."""

@@ -1,0 +1,1 @@
+"""Adapters: the environ mapping, the mod_wsgi hook, the WSGI middleware."""
