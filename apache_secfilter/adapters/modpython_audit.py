@@ -114,7 +114,8 @@ def finish(req: Any, tx: Transaction, report: Any) -> None:
     try:
         settings = tx.settings
         debug = settings.debug_level > 0 and bool(settings.debug_log)
-        if settings.audit_engine == "Off" and not debug:
+        guardian = bool(settings.guardian_log)
+        if settings.audit_engine == "Off" and not debug and not guardian:
             return
         verdict = getattr(req, "secfilter_out_verdict", None) or tx.request_verdict \
             or Verdict(inspected=False)
@@ -122,9 +123,11 @@ def finish(req: Any, tx: Transaction, report: Any) -> None:
         dynamic = tx.request.facts.is_dynamic or bool(final.handler and final.handler
                                                      not in ("default-handler",))
         audit = should_audit(settings, verdict, int(final.status or 0), dynamic)
-        if not audit and not debug:
+        if not audit and not debug and not guardian:
             return
         record = build_record(req, tx, verdict)
+        if guardian:
+            writers().write_guardian(settings, record, report)
         if audit:
             writers().write_audit(settings, record, report)
         if debug:

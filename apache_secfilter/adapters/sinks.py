@@ -34,7 +34,7 @@ from ..logs.debug import format_debug
 from ..logs.jsonlog import format_json
 from ..logs.native import entry_path, format_native, index_line
 from ..logs.record import AuditRecord
-from ..logs.serial import format_serial
+from ..logs.serial import format_serial, request_summary
 from ..policy.model import Settings
 
 Report = Callable[[str], None]
@@ -268,6 +268,20 @@ class LogWriters:
         except Exception as exc:  # noqa: BLE001 - logging never breaks a request
             self.throttle.report(f"debug:{settings.debug_log}", "mod_security: cannot write "
                                  f"the debug log {settings.debug_log}: {_reason(exc)}", report)
+            return False
+
+    def write_guardian(self, settings: Settings, record: AuditRecord, report: Report) -> bool:
+        """SecGuardianLog: one access-log-style line per request for an external
+        monitor such as httpd-guardian (spec §9.6); never raises."""
+        target = settings.guardian_log
+        if not target:
+            return False
+        try:
+            self.sink(target).write((request_summary(record) + "\n").encode("latin-1"))
+            return True
+        except Exception as exc:  # noqa: BLE001 - logging never breaks a request
+            self.throttle.report(f"guardian:{target}", "mod_security: cannot write the "
+                                 f"guardian log {target}: {_reason(exc)}", report)
             return False
 
     def close(self) -> None:

@@ -290,3 +290,19 @@ def test_own_unique_id_only_without_apache_s() -> None:
     assert modpython_audit.with_unique_id(request) is request
     blank = replace(request, facts=replace(request.facts, unique_id=""))
     assert len(modpython_audit.with_unique_id(blank).facts.unique_id) == 24
+
+
+
+def test_guardian_log_gets_one_summary_line_per_request(tmp_path: Path) -> None:
+    """SecGuardianLog (spec §9.6): an access-log-style line for the external monitor."""
+    record = sample_record()
+    target = tmp_path / "guardian.log"
+    writers = LogWriters()
+    settings = Settings(guardian_log=str(target))
+    assert writers.write_guardian(settings, record, lambda _m: None)
+    assert writers.write_guardian(settings, record, lambda _m: None)
+    writers.close()
+    lines = target.read_text(encoding="latin-1").splitlines()
+    assert len(lines) == 2
+    assert f'"{record.request.the_request}"' in lines[0]
+    assert record.request.remote_addr in lines[0]
