@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import replace
 from typing import Any
 
 from ..engine.transaction import Transaction
 from ..engine.verdict import Verdict
 from ..logs.decide import should_audit
 from ..logs.record import AuditRecord
-from ..request.model import Request
-from .sinks import LogWriters, new_unique_id
+from .sinks import LogWriters
 
 
 def _producer() -> str:
@@ -44,13 +42,6 @@ def writers() -> LogWriters:
             root = None
         _writers["main"] = LogWriters(root=root)
     return _writers["main"]
-
-
-def with_unique_id(request: Request) -> Request:
-    """Apache's UNIQUE_ID when mod_unique_id gave one, else ours (alerts carry it)."""
-    if request.facts.unique_id:
-        return request
-    return replace(request, facts=replace(request.facts, unique_id=new_unique_id()))
 
 
 def begin(req: Any) -> float:

@@ -39,6 +39,7 @@ from ..policy.load import load_directives
 from ..policy.model import Policy, Rule
 from ..request.variables import VariableRef
 from ..request.variables.collections import header_key
+from .access_audit import with_unique_id, write_access_entry
 from .common import POLICIES, clocks, run_side_effects
 from .environ import is_subrequest, request_from_environ
 from .programs import ProgramRunner
@@ -188,7 +189,8 @@ class AccessCheck:
             write_log(errors, config_error_alert(environ, self.config_path))
             _store(environ, 500, None)
             return False
-        request = request_from_environ(environ, remote_host=host, extra_env=NO_BODY_ENV)
+        request = with_unique_id(request_from_environ(environ, remote_host=host,
+                                                      extra_env=NO_BODY_ENV))
         policy = self.policy or POLICIES.get(self.config_path).policy_for(request)
         if policy.settings.engine == "DynamicOnly":  # decisions L11, per section
             write_log(errors, f"mod_security: SecFilterEngine DynamicOnly cannot be used with "
@@ -201,6 +203,7 @@ class AccessCheck:
             verdict = tx.finish_request()  # never a body: an access script has none
         finally:
             tx.close()
+        write_access_entry(tx, verdict, lambda text: write_log(errors, text))
         for line in verdict.alerts:
             write_log(errors, line)
         if verdict.error_detail:

@@ -128,3 +128,18 @@ def test_json_format_one_object_per_line(start_site: StartSite) -> None:
     assert obj["transaction"]["status"] == 500
     assert obj["request"]["body"] == "file=/etc/passwd"
     assert obj["audit_data"]["messages"][0].startswith("Access denied with code 500")
+
+
+def test_mod_wsgi_blocked_request_gives_one_serial_entry(wsgi_site: Site) -> None:
+    """The mod_wsgi hook logs at its access phase: one entry per blocked request."""
+    marker = uuid.uuid4().hex
+    assert wsgi_site.get(f"/vulnerable.php?file=/etc/passwd&m={marker}").status == 500
+    assert wsgi_site.get(f"/index.html?m=clean{marker}").status == 200
+    path = os.path.join(logs_dir(wsgi_site), "audit_log")
+    text = wait_for(path, marker)
+    entries, truncated = parse_serial(text, path)
+    mine = [e for e in entries if marker in e.request_line]
+    assert truncated is None and len(mine) == 1
+    assert mine[0].status == 500 and mine[0].messages[0].startswith(
+        'Access denied with code 500. Pattern match "/etc/passwd" at THE_REQUEST')
+    assert f"clean{marker}" not in text  # RelevantOnly

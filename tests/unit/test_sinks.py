@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from apache_secfilter.adapters import modpython_audit, sinks
+from apache_secfilter.adapters import access_audit, modpython_audit, sinks
 from apache_secfilter.adapters.sinks import FileSink, LogWriters, PipeSink, Throttle
 from apache_secfilter.logs.parse import parse_index, parse_json, parse_native, parse_serial
 from apache_secfilter.policy.model import Settings
@@ -287,9 +287,9 @@ def test_finish_never_raises(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_own_unique_id_only_without_apache_s() -> None:
     request = sample_record().request
-    assert modpython_audit.with_unique_id(request) is request
+    assert access_audit.with_unique_id(request) is request
     blank = replace(request, facts=replace(request.facts, unique_id=""))
-    assert len(modpython_audit.with_unique_id(blank).facts.unique_id) == 24
+    assert len(access_audit.with_unique_id(blank).facts.unique_id) == 24
 
 
 
