@@ -307,3 +307,28 @@ def _cleanup(req) -> None:
     if tx is not None:
         audit.finish(req, tx, lambda message: _log(req, message))
         tx.close()
+
+
+def _preload() -> None:
+    """At child start (PythonImport): compile the server-level configuration now.
+
+    So a configuration error is in the error log, with its file:line, before
+    the child serves a request; requests are still denied with it (R6).
+    Options set only inside sections are compiled on their first request.
+    """
+    try:
+        options = apache.main_server.get_options()
+    except Exception:  # noqa: BLE001 - not inside Apache, or an older mod_python
+        return
+    path = options.get(CONFIG_OPTION) if options else None
+    if not path:
+        return
+    loaded = POLICIES.get(path)
+    for line in POLICIES.first_warnings(loaded):
+        apache.log_error(line, apache.APLOG_WARNING, apache.main_server)
+    if loaded.source is None:
+        apache.log_error(f"mod_security: configuration error, every request will be denied: "
+                         f"{loaded.error}", apache.APLOG_ERR, apache.main_server)
+
+
+_preload()

@@ -68,13 +68,20 @@ def _wrapper_active(node: SectionOpen) -> bool:
     return present != negated
 
 
-def _walk(path: str, loaded: LoadedFiles, stack: tuple[str, ...]) -> None:
+def _walk(path: str, loaded: LoadedFiles, stack: tuple[str, ...],
+          included_at: Location | None = None) -> None:
     real = os.path.realpath(path)
     if real in stack:
-        raise ConfigError(f"Include loop: '{path}' includes itself", None)
+        raise ConfigError(f"Include loop: '{path}' is already being read", included_at)
     if len(stack) >= MAX_INCLUDE_DEPTH:
-        raise ConfigError(f"Include nested deeper than {MAX_INCLUDE_DEPTH} files at '{path}'")
-    parsed = read_file(path)
+        raise ConfigError(f"Include nested deeper than {MAX_INCLUDE_DEPTH} files at '{path}'",
+                          included_at)
+    try:
+        parsed = read_file(path)
+    except ConfigError as exc:
+        if exc.location is None and included_at is not None:
+            raise ConfigError(exc.message, included_at) from None
+        raise
     loaded.files.append(path)
     loaded.warnings.extend(parsed.warnings)
     for directive in _active(parsed.nodes):
@@ -84,7 +91,7 @@ def _walk(path: str, loaded: LoadedFiles, stack: tuple[str, ...]) -> None:
             for target in _include_targets(directive.args[0], os.path.dirname(path),
                                            directive.key == "includeoptional",
                                            directive.location):
-                _walk(target, loaded, stack + (real,))
+                _walk(target, loaded, stack + (real,), directive.location)
         else:
             loaded.directives.append(directive)
 

@@ -7,6 +7,8 @@ there and on elsewhere; a configuration error makes the hook deny and say why.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .conftest import Site, StartSite
@@ -55,6 +57,11 @@ def test_a_location_adds_rules_with_its_own_default_action(context_site: Site) -
 def test_a_configuration_error_denies_and_says_why(start_site: StartSite) -> None:
     broken = CONTEXT_RULES.replace('"id:1002"', '"id:1002,phase:2"')
     site = start_site(broken, validate=False)
+    deadline = time.monotonic() + 10  # children compile the rules when they start
+    while "configuration error" not in site.error_log_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = site.error_log_text()
+    assert "configuration error" in before and "rules.conf:" in before, before[-2000:]
     assert site.get("/post.php").status == 500
     log = site.error_log_text()
     assert "configuration error" in log and "ModSecurity 2.x syntax is not 1.x" in log

@@ -145,3 +145,20 @@ def test_check_never_prints_a_traceback(tmp_path: Path, capsys: pytest.CaptureFi
     path.write_bytes(data)
     code, _, err = run(capsys, "check", str(path))
     assert "Traceback" not in err and code in (0, 2)
+
+
+def test_include_loop_names_the_include_line(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.conf").write_text("SecFilterEngine On\nInclude b.conf\n")
+    (tmp_path / "b.conf").write_text("\nInclude a.conf\n")
+    code, _, err = run(capsys, "check", str(tmp_path / "a.conf"))
+    assert code == 2 and err.startswith(f"{tmp_path / 'b.conf'}:2: Include loop")
+
+
+def test_unreadable_include_names_the_include_line(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.conf").write_text("SecFilterEngine On\nInclude sub\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "x.conf").mkdir()  # a directory where a file is expected
+    code, _, err = run(capsys, "check", str(tmp_path / "a.conf"))
+    assert code == 2 and "Traceback" not in err
