@@ -53,11 +53,6 @@ def write_access_entry(tx: Transaction, verdict: Verdict, report: Callable[[str]
                              verdict=verdict, status=status, handler=None,
                              server_addr=server_addr or facts.server_addr,
                              server_port=facts.server_port)
-        if audit:
-            writers().write_audit(settings, record, report)
-        if debug:
-            writers().write_debug(settings, record, report)
-        if guardian:
-            writers().write_guardian(settings, record, report)
+        writers().write_transaction(settings, record, report, audit)
     except Exception:  # noqa: BLE001 - logging never breaks a request
         report("mod_security: audit logging failed:\n" + traceback.format_exc())

@@ -116,12 +116,6 @@ def finish(req: Any, tx: Transaction, report: Any) -> None:
         audit = should_audit(settings, verdict, int(final.status or 0), dynamic)
         if not audit and not debug and not guardian:
             return
-        record = build_record(req, tx, verdict)
-        if guardian:
-            writers().write_guardian(settings, record, report)
-        if audit:
-            writers().write_audit(settings, record, report)
-        if debug:
-            writers().write_debug(settings, record, report)
+        writers().write_transaction(settings, build_record(req, tx, verdict), report, audit)
     except Exception:  # noqa: BLE001 - the request is over; never raise into Apache
         report("mod_security: audit logging failed:\n" + traceback.format_exc())

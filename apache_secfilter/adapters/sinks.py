@@ -270,6 +270,15 @@ class LogWriters:
                                  f"the debug log {settings.debug_log}: {_reason(exc)}", report)
             return False
 
+    def write_transaction(self, settings: Settings, record: AuditRecord, report: Report,
+                          audit: bool) -> None:
+        """Everything the settings ask to log about one transaction; never raises."""
+        if settings.guardian_log:
+            self.write_guardian(settings, record, report)
+        if audit:
+            self.write_audit(settings, record, report)
+        self.write_debug(settings, record, report)
+
     def write_guardian(self, settings: Settings, record: AuditRecord, report: Report) -> bool:
         """SecGuardianLog: one access-log-style line per request for an external
         monitor such as httpd-guardian (spec §9.6); never raises."""
