@@ -13,7 +13,7 @@ setup(
     packages=find_packages(include=["apache_secfilter", "apache_secfilter.*"]),
     include_package_data=True,
     package_data={"apache_secfilter": ["data/*", "data/**/*"]},
-    install_requires=["pyparsing>=3.0", "pyyaml>=6.0", "regex>=2022.1"],
+    install_requires=["pyparsing>=3.0", "pyyaml>=6.0", "regex>=2022.1", "pyahocorasick>=1.4"],
     extras_require={
         "wsgi": ["mod_wsgi"],
         "test": ["pytest>=7", "hypothesis>=6", "ruff"],

@@ -32,9 +32,13 @@ def real_clocks() -> Clocks:
 
 def inspect(policy: Policy, request: Request, body: bytes = b"",
             response: Response | None = None, services: Services | None = None,
-            clocks: Clocks | None = None) -> Verdict:
-    """Run a whole transaction: request (with body) and, if given, the response."""
-    tx = Transaction(policy, request, clocks or real_clocks(), services)
+            clocks: Clocks | None = None, fast: bool | None = None) -> Verdict:
+    """Run a whole transaction: request (with body) and, if given, the response.
+
+    ``fast=False`` uses the plain reference loop instead of the prefiltered
+    one (same verdicts; see engine.fastpath); None follows the engine default.
+    """
+    tx = Transaction(policy, request, clocks or real_clocks(), services, fast=fast)
     try:
         if tx.wants_body:
             tx.feed_body(body)

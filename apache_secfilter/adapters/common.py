@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..apacheconf.source import PolicySource, load_source
+from ..engine.prefilter import plan_for
 from ..engine.transaction import Clocks
 from ..engine.verdict import Verdict
 from ..errors import SecFilterError
@@ -75,7 +76,10 @@ class PolicyCache:
     @staticmethod
     def _load(path: str) -> LoadedPolicy:
         try:
-            return LoadedPolicy(path, load_source(path))
+            source = load_source(path)
+            if source.flat_policy is not None:  # build the prefilter now, not on a request
+                plan_for(source.flat_policy)
+            return LoadedPolicy(path, source)
         except SecFilterError as exc:
             return LoadedPolicy(path, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - any load failure must fail closed

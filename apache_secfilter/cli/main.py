@@ -20,6 +20,7 @@ from ..request.model import Request
 from ..request.wire import parse_raw_request, parse_raw_response
 from .check import add_check_arguments, print_warnings, run_check
 from .log import add_log_parser
+from .selftest import add_selftest_parser
 from .serve import add_commands as add_serve_commands
 
 EXIT_OK, EXIT_ERROR = 0, 2
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
     add_log_parser(sub)
     add_serve_commands(sub)
+    add_selftest_parser(sub)
     return parser
 
 

@@ -28,7 +28,14 @@ from .alerts import AlertContext, alert_line
 from .body import BodyCollector, BodyResult
 from .checks import run_checks
 from .evaluate import Matcher, Outcome, evaluate
+from .fastpath import evaluate_fast
+from .prefilter import plan_for
 from .verdict import Verdict
+
+#: Evaluate rules through the prefilter (engine.fastpath) unless a transaction
+#: asks otherwise; False makes the plain reference loop (engine.evaluate) the
+#: default, for comparisons.  Both give the same verdicts.
+FAST_PATH = True
 
 
 class Services(Protocol):
@@ -70,8 +77,10 @@ class Transaction:
     """Inspect one request (and optionally its response) against a policy."""
 
     def __init__(self, policy: Policy, request: Request, clocks: Clocks,
-                 services: Services | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+                 services: Services | None = None, limits: Limits = DEFAULT_LIMITS,
+                 *, fast: bool | None = None) -> None:
         self.policy, self.request, self.services = policy, request, services
+        self.fast = FAST_PATH if fast is None else fast
         s = self.settings = policy.settings
         self.limits = limits.with_overrides(body_in_memory=s.upload_in_memory_limit,
                                             regex_time_ms=s.time_limit_ms)
@@ -154,7 +163,19 @@ class Transaction:
             return
         if not self._approve_uploads():
             return
-        evaluate(self.policy.rules, self.view, self.matcher, self.outcome, "request")
+        self._evaluate("request")
+
+    def _evaluate(self, phase: str) -> None:
+        """The rule loop of a phase: the fast path, or the plain one when asked or
+        when the debug log wants a line for every rule (level 3 and up), which
+        the fast path never visits."""
+        rules = self.policy.rules if phase == "request" else self.policy.output_rules
+        if not self.fast or (self.outcome.debug is not None and self.outcome.debug_level >= 3):
+            evaluate(rules, self.view, self.matcher, self.outcome, phase)
+            return
+        plans = plan_for(self.policy)
+        plan = plans.request if phase == "request" else plans.output
+        evaluate_fast(plan, self.view, self.matcher, self.outcome, phase)
 
     def _chunked_rejected(self) -> bool:
         if not (self.settings.scan_post and self.request.is_chunked and self._has_body()):
@@ -224,9 +245,7 @@ class Transaction:
         self.view.response = response
         if not self.wants_output(response.content_type):
             return self._verdict(response.status)
-        return self._guarded(lambda: evaluate(self.policy.output_rules, self.view,
-                                              self.matcher, self.outcome, "response"),
-                             "response", response.status)
+        return self._guarded(lambda: self._evaluate("response"), "response", response.status)
 
     # -- verdicts --------------------------------------------------------------
     def _guarded(self, work: Callable[[], None], phase: str,

@@ -99,6 +99,11 @@ class Policy:
     output_rules: tuple[Rule, ...] = ()
     warnings: tuple[ConfigWarning, ...] = ()
     sources: tuple[str, ...] = field(default=())
+    #: What the engine derives from these rules once and keeps with them (the
+    #: prefilter, engine.prefilter); not a setting, never compared, and not
+    #: carried over by dataclasses.replace(), so a changed policy starts empty.
+    derived: dict[str, Any] = field(default_factory=dict, init=False, compare=False,
+                                    repr=False)
 
     @property
     def rule_count(self) -> int:

@@ -268,7 +268,8 @@ def test_engine_error_fails_closed(allow_access: Any, monkeypatch: pytest.Monkey
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError("engine fault")
 
-    monkeypatch.setattr(transaction, "evaluate", broken)
+    monkeypatch.setattr(transaction, "evaluate", broken)  # the plain rule loop
+    monkeypatch.setattr(transaction, "evaluate_fast", broken)  # the prefiltered one
     environ = access_environ("/ok")
     assert allow_access(environ, "127.0.0.1") is False
     log = errors_of(environ)
