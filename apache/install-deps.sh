@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what apache_secfilter needs on a Debian 12 machine: Apache 2.4 with
-# mod_python, mod_wsgi, mod_php and php-fpm, Debian's Python libraries, and a
+# mod_python, mod_wsgi, mod_php and php-fpm, Debian's Python libraries (with Sphinx
+# and MyST for the documentation build the tests run), and a
 # virtual environment made from Debian's /usr/bin/python3 holding the package.
 #
 # The virtual environment lives where Apache's children (running as www-data)
@@ -12,7 +13,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${SECFILTER_VENV:-/opt/apache_secfilter/venv}
 packages=(apache2 libapache2-mod-python libapache2-mod-wsgi-py3 libapache2-mod-php
           php-cli php-fpm python3-venv python3-regex python3-pyparsing python3-yaml
-          python3-ahocorasick curl ca-certificates)
+          python3-ahocorasick python3-sphinx python3-myst-parser curl ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do

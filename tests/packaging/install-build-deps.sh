@@ -6,8 +6,8 @@
 set -euo pipefail
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 packages=(build-essential dpkg-dev debhelper dh-python apache2-dev python3-all
-          python3-setuptools help2man python3-pytest python3-pyparsing python3-yaml
-          python3-regex python3-ahocorasick lintian debootstrap)
+          python3-setuptools python3-sphinx python3-myst-parser python3-pytest
+          python3-pyparsing python3-yaml python3-regex python3-ahocorasick lintian debootstrap)
 
 missing=()
 for p in "${packages[@]}"; do

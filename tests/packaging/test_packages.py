@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "tests" / "packaging"
 OPT_IN = "SECFILTER_PACKAGING_TESTS"
-BUILD_TOOLS = ("dpkg-buildpackage", "dh", "dh_python3", "dh_apache2", "help2man", "lintian")
+BUILD_TOOLS = ("dpkg-buildpackage", "dh", "dh_python3", "dh_apache2", "sphinx-build", "lintian")
 
 pytestmark = [
     pytest.mark.packaging,
