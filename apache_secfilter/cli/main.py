@@ -10,12 +10,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from .. import inspect
 from ..adapters.programs import ProgramRunner
 from ..apacheconf.source import load_source
 from ..errors import ConfigError, RequestError, SecFilterError
-from ..policy.model import Policy
 from ..request.model import Request
 from ..request.wire import parse_raw_request, parse_raw_response
 from .check import add_check_arguments, print_warnings, run_check
@@ -24,11 +24,6 @@ from .selftest import add_selftest_parser
 from .serve import add_commands as add_serve_commands
 
 EXIT_OK, EXIT_ERROR = 0, 2
-
-
-def _print_warnings(policy: Policy) -> None:
-    for warning in policy.warnings:
-        print(str(warning), file=sys.stderr)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -47,7 +42,6 @@ def _read_input(path: str) -> bytes:
 
 
 def _with_options(request: Request, args: argparse.Namespace) -> Request:
-    from dataclasses import replace
     env = dict(request.env)
     for item in args.env or ():
         name, _, value = item.partition("=")

@@ -20,7 +20,6 @@ from ..request.checks.unicode import check_utf8
 from ..request.checks.url_encoding import check_url_encoding
 from ..request.model import Request
 from ..request.normalise import url_decode
-from ..request.view import RequestView
 from .body import BodyResult
 
 
@@ -42,7 +41,7 @@ def _decoded_items(request: Request, body: BodyResult | None) -> Iterator[tuple[
             yield "POST_PAYLOAD", value
 
 
-def run_checks(settings: Settings, view: RequestView, request: Request,
+def run_checks(settings: Settings, request: Request,
                body: BodyResult | None) -> str | None:
     """Return the first failure as ``reason at LOCATION``, or None when all pass."""
     if settings.check_url_encoding:

@@ -13,15 +13,12 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Protocol
-
-import regex
 
 from ..errors import InspectionTimeout, LimitExceeded, RequestError
 from ..escape import escape_log
 from ..limits import DEFAULT_LIMITS, Limits
-from ..policy.model import Policy
+from ..policy.model import Policy, status_relevant
 from ..request.model import Request, Response
 from ..request.view import RequestView, ViewOptions
 from .alerts import AlertContext, alert_line
@@ -42,11 +39,6 @@ class Services(Protocol):
     """What the engine asks of the outside world (implemented by adapters)."""
 
     def approve_upload(self, script: str, path: str, timeout: float) -> bool: ...
-
-
-@lru_cache(maxsize=64)
-def _status_regex(pattern: str) -> regex.Pattern:
-    return regex.compile(pattern, regex.V0)
 
 
 def engine_mode(setting: str, env: dict | object) -> str:
@@ -155,7 +147,7 @@ class Transaction:
             self.outcome.reject("deny", 413, None, "request",
                                 f"Request rejected: more than {self.limits.cookies} cookies")
             return
-        failure = run_checks(self.settings, self.view, self.request, self.body)
+        failure = run_checks(self.settings, self.request, self.body)
         if self.outcome.debug is not None:
             self.outcome.trace(3, f"Built-in checks: {failure or 'passed'}")
         if failure is not None:
@@ -275,7 +267,7 @@ class Transaction:
                  detail: str | None = None) -> Verdict:
         o = self.outcome
         status = o.status if o.action in ("deny", "redirect") else final_status
-        relevant = o.relevant or self._status_relevant(status)
+        relevant = o.relevant or status_relevant(self.settings.audit_relevant_status, status)
         return Verdict(action=o.action, status=o.status, location=o.location, phase=o.phase,
                        matches=tuple(o.matches), alerts=tuple(o.alerts), relevant=relevant,
                        audit=o.audit, message_header=o.message_header,
@@ -283,10 +275,6 @@ class Transaction:
                        exec_programs=tuple(o.exec_programs), pause_ms=o.pause_ms,
                        logparts=o.logparts, error=error, error_detail=detail,
                        debug=tuple(o.debug) if o.debug else ())
-
-    def _status_relevant(self, status: int | None) -> bool:
-        pattern = self.settings.audit_relevant_status
-        return bool(pattern and status and _status_regex(pattern).search(str(status)))
 
     def close(self, relevant: bool | None = None) -> None:
         """Remove temporary body files (or keep uploads per SecUploadKeepFiles)."""

@@ -15,24 +15,12 @@ no rule looked at it (a 500 from the application, say).
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import regex
-
 from ..engine.verdict import Verdict
-from ..policy.model import Settings
+from ..policy.model import Settings, status_relevant
 
 AUDIT_ENGINE_VALUES = ("On", "Off", "RelevantOnly", "DynamicOrRelevant")
+__all__ = ["AUDIT_ENGINE_VALUES", "status_relevant"]
 
-
-@lru_cache(maxsize=64)
-def _compiled(pattern: str) -> regex.Pattern:
-    return regex.compile(pattern, regex.V0)
-
-
-def status_relevant(pattern: str | None, status: int | None) -> bool:
-    """True when the final status matches SecAuditLogRelevantStatus."""
-    return bool(pattern and status and _compiled(pattern).search(str(status)))
 
 
 def rules_relevant(verdict: Verdict) -> bool:

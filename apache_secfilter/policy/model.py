@@ -7,7 +7,10 @@ combination of sections); shared by every request and thread, never changed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+
+import regex
 
 from ..errors import ConfigWarning, Location
 from ..request.variables import Exclusions, VariableRef
@@ -108,3 +111,13 @@ class Policy:
     @property
     def rule_count(self) -> int:
         return len(self.rules) + len(self.output_rules)
+
+
+@lru_cache(maxsize=64)
+def _status_pattern(pattern: str) -> Any:
+    return regex.compile(pattern, regex.V0)
+
+
+def status_relevant(pattern: str | None, status: int | None) -> bool:
+    """True when a status matches SecAuditLogRelevantStatus (decisions G6)."""
+    return bool(pattern and status and _status_pattern(pattern).search(str(status)))
