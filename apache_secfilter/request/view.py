@@ -17,6 +17,11 @@ from .model import Request, Response
 from .normalise import normalise
 
 
+def header_key(name: str) -> str:
+    """Header names compare case-insensitively, with ``_`` matching ``-``."""
+    return name.lower().replace("_", "-")
+
+
 @dataclass(frozen=True)
 class Param:
     """One request parameter: normalised name and value, and where it came from."""
@@ -115,8 +120,8 @@ class RequestView:
 
     def header_values(self, name: str) -> list[str]:
         """Normalised values of one header; ``_`` in the name matches ``-``."""
-        key = name.lower().replace("_", "-")
-        return [v for n, v in self.headers if n.lower().replace("_", "-") == key]
+        key = header_key(name)
+        return [v for n, v in self.headers if header_key(n) == key]
 
     @cached_property
     def cookie_jar(self):  # noqa: ANN201 - CookieJar from checks.cookies

@@ -12,14 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ..view import RequestView
+from ..view import RequestView, header_key
 from .registry import Exclusions, Target, register, register_prefix
-
-
-def header_key(name: str) -> str:
-    """Header names compare case-insensitively, with ``_`` matching ``-``."""
-    return name.lower().replace("_", "-")
-
 
 Elements = Callable[[RequestView, Exclusions], Iterable[tuple[str, str]]]
 
