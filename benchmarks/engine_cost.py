@@ -27,10 +27,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ruleset import rules_text
-from workloads import Workload, workloads
 
 import apache_secfilter
 from apache_secfilter import Clocks, Policy, Transaction, load_policy
+from apache_secfilter.cli.workloads import Workload, workloads
 from apache_secfilter.engine import evaluate as evaluate_module
 from apache_secfilter.engine.prefilter import plan_for
 

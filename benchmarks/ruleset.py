@@ -236,8 +236,7 @@ def _interleave(families: dict[str, list[tuple[str, str]]], seed: int
 
 def benign_values() -> list[str]:
     """Every value a rule could test in the benign workloads, normalised."""
-    from workloads import benign  # noqa: PLC0415 - benchmarks run as scripts
-
+    from apache_secfilter.cli.workloads import benign  # noqa: PLC0415
     from apache_secfilter.engine.evaluate import simple_targets
     values: list[str] = []
     for work in benign():

@@ -1,14 +1,17 @@
 """The requests the benchmarks send: what a browser sends, and the article's attack.
 
-Shared by ``ruleset.py`` (no generated rule may match a benign workload) and
-``engine_cost.py`` (µs per request).  The headers are those a current desktop
-browser sends, because header count and length decide what every rule over
-``HEADERS_VALUES`` costs.
+``secfilter bench`` uses them when it is given no request files; the project's
+benchmark scripts share them (no generated rule may match a benign workload,
+and the in-process and in-Apache figures measure the same requests).  The
+headers are those a current desktop browser sends, because header count and
+length decide what every rule over ``HEADERS_VALUES`` costs.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from apache_secfilter import Request, ServerFacts
 
@@ -67,7 +70,6 @@ POST_FIELDS: tuple[tuple[str, str], ...] = (
 
 
 def _encode(pairs: tuple[tuple[str, str], ...]) -> bytes:
-    from urllib.parse import urlencode
     return urlencode(pairs).encode("ascii")
 
 
@@ -79,6 +81,13 @@ class Workload:
     request: Request
     body: bytes = b""
     attack: bool = False
+
+    def raw(self) -> bytes:
+        """The request as it travels on the wire (what ``secfilter bench`` files hold)."""
+        req = self.request
+        head = f"{req.method} {req.uri} {req.protocol}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in req.headers)
+        return head.encode("latin-1") + b"\r\n" + self.body
 
 
 def _post() -> Workload:
@@ -93,6 +102,38 @@ def _post() -> Workload:
     return Workload("POST 1 KB", request, body)
 
 
+#: The multipart upload's boundary and its file: 100 KB of a photograph's bytes.
+UPLOAD_BOUNDARY = "----WebKitFormBoundary7MA4YWxkTrZu0gW"
+UPLOAD_SIZE = 100 * 1024
+
+
+def upload_file() -> bytes:
+    """Deterministic bytes shaped like a JPEG: binary data, as a real upload is."""
+    data = random.Random(4711).randbytes(UPLOAD_SIZE - 4)
+    return b"\xff\xd8\xff\xe0" + data
+
+
+def _multipart() -> Workload:
+    dash = f"--{UPLOAD_BOUNDARY}".encode("ascii")
+    fields = (("title", "Garden bench, after the repair"),
+              ("description", "The bench we bought last spring, repainted in green."),
+              ("album", "garden"))
+    parts = [dash + b'\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+             % (name.encode(), value.encode()) for name, value in fields]
+    parts.append(dash + b'\r\nContent-Disposition: form-data; name="photo"; '
+                 b'filename="bench.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+                 + upload_file() + b"\r\n")
+    body = b"".join(parts) + dash + b"--\r\n"
+    headers = BROWSER_HEADERS + (
+        ("Content-Type", f"multipart/form-data; boundary={UPLOAD_BOUNDARY}"),
+        ("Content-Length", str(len(body))),
+        ("Origin", "http://www.example.test"),
+    )
+    request = Request("POST", "/upload.php", "HTTP/1.1", headers, "192.0.2.10", 51000,
+                      facts=ServerFacts(handler="application/x-httpd-php"))
+    return Workload("POST 100 KB multipart", request, body)
+
+
 def workloads() -> list[Workload]:
     """Benign requests first, the article's attack last."""
     php = ServerFacts(handler="application/x-httpd-php")
@@ -103,7 +144,7 @@ def workloads() -> list[Workload]:
     attack = Request("GET", "/vulnerable.php?file=/etc/passwd", "HTTP/1.1", BROWSER_HEADERS,
                      "192.0.2.10", 51000, facts=php)
     return [Workload("GET page", get), Workload("GET static", static), _post(),
-            Workload("seed attack", attack, attack=True)]
+            _multipart(), Workload("seed attack", attack, attack=True)]
 
 
 def benign() -> list[Workload]:
