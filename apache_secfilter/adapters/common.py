@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from ..apacheconf.source import PolicySource, load_source
 from ..engine.prefilter import plan_for
+from ..engine.quick import ENV_OVERRIDE, QuickLane, quick_lane
 from ..engine.transaction import Clocks
 from ..engine.verdict import Verdict
 from ..errors import SecFilterError
+from ..limits import DEFAULT_LIMITS
 from ..policy.model import Policy
 from ..request.model import Request
 from .programs import ProgramRunner
 
 
-@dataclass(frozen=True)
+@dataclass
 class LoadedPolicy:
     """A loaded configuration (rules file or apache2.conf), or why it did not load."""
 
@@ -42,6 +45,22 @@ class LoadedPolicy:
         """The policy of the sections this request falls in (issue: contexts)."""
         assert self.source is not None
         return self.source.policy_for(request)
+
+    @cached_property
+    def quick(self) -> QuickLane | None:
+        """The quick lane of the one policy every request gets, if there is one."""
+        policy = self.source.single_policy() if self.source is not None else None
+        if policy is None:
+            return None
+        return quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+
+    def passes_quickly(self, method: str, uri: str, protocol: str,
+                       headers: Sequence[tuple[str, str]], env: Container[str]) -> bool:
+        """True when the request certainly passes with nothing to log: the hook can
+        let Apache go on without building a transaction."""
+        lane = self.quick
+        return lane is not None and ENV_OVERRIDE not in env \
+            and lane.passes(method, uri, protocol, headers)
 
 
 class PolicyCache:
@@ -77,9 +96,11 @@ class PolicyCache:
     def _load(path: str) -> LoadedPolicy:
         try:
             source = load_source(path)
+            loaded = LoadedPolicy(path, source)
             if source.flat_policy is not None:  # build the prefilter now, not on a request
                 plan_for(source.flat_policy)
-            return LoadedPolicy(path, source)
+            _ = loaded.quick  # and the quick lane
+            return loaded
         except SecFilterError as exc:
             return LoadedPolicy(path, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - any load failure must fail closed

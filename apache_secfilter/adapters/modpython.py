@@ -33,7 +33,7 @@ from . import modpython_audit as audit
 from .access_audit import with_unique_id
 from .common import POLICIES, clocks, env_updates, run_side_effects
 from .modpython_filter import AP_MODE_GETLINE, requested_bytes
-from .modpython_request import build_request, with_script_facts
+from .modpython_request import build_request, request_line, with_script_facts
 from .programs import ProgramRunner
 
 CONFIG_OPTION = "SecFilterConfig"
@@ -81,7 +81,6 @@ def fixuphandler(req) -> int:
 
 
 def _inspect(req) -> int:
-    started = audit.begin(req)
     path = req.get_options().get(CONFIG_OPTION)
     if not path:
         _log(req, f"mod_security: PythonOption {CONFIG_OPTION} is not set; request denied")
@@ -92,6 +91,10 @@ def _inspect(req) -> int:
     if loaded.source is None:
         _log(req, f"mod_security: configuration error, request denied: {loaded.error}")
         return apache.HTTP_INTERNAL_SERVER_ERROR
+    if loaded.quick is not None and loaded.passes_quickly(
+            *request_line(req), req.headers_in.items(), req.subprocess_env):
+        return apache.DECLINED  # certainly passes, nothing to log: no transaction
+    started = audit.begin(req)
     threaded = _threaded()
     if threaded and not _state["threaded_warned"]:
         _state["threaded_warned"] = True

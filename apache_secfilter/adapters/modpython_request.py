@@ -74,7 +74,7 @@ def apache_noresolve() -> int:
     return apache.REMOTE_NOLOOKUP
 
 
-def _request_line(req) -> tuple[str, str, str]:
+def request_line(req) -> tuple[str, str, str]:
     parts = (req.the_request or "").split(" ")
     if len(parts) >= 3:
         return parts[0], " ".join(parts[1:-1]), parts[-1]
@@ -91,7 +91,7 @@ def with_script_facts(request: Request, policy: Policy) -> Request:
 
 def build_request(req, no_body: bool = False) -> Request:
     """The engine's view of a mod_python request at the fixup phase."""
-    method, uri, protocol = _request_line(req)
+    method, uri, protocol = request_line(req)
     remote_ip, remote_port = _client(req)
     local_ip, local_port = _local(req)
     env = {k: v for k, v in req.subprocess_env.items() if isinstance(v, str)}

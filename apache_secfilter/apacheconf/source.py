@@ -86,6 +86,16 @@ class PolicySource:
         assert resolution is not None
         return self.policy_for_key(resolution.key)
 
+    def single_policy(self) -> Policy | None:
+        """The policy of every request when no section below the server holds Sec*
+        lines (a rules file, or apache2.conf with its rules at server level): the
+        hooks then need no resolution, and can decide a request from its head
+        alone (``engine.quick``).  None when sections make policies differ."""
+        if self.flat_policy is not None:
+            return self.flat_policy
+        keys = self.lexical_keys()
+        return self.policy_for_key(keys[0]) if keys == [(0,)] else None
+
     def policy_for_key(self, key: Key) -> Policy:
         policy = self._policies.get(key)
         if policy is not None:

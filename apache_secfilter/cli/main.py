@@ -18,6 +18,7 @@ from ..apacheconf.source import load_source
 from ..errors import ConfigError, RequestError, SecFilterError
 from ..request.model import Request
 from ..request.wire import parse_raw_request, parse_raw_response
+from .bench import add_bench_parser
 from .check import add_check_arguments, print_warnings, run_check
 from .log import add_log_parser
 from .selftest import add_selftest_parser
@@ -100,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_log_parser(sub)
     add_serve_commands(sub)
     add_selftest_parser(sub)
+    add_bench_parser(sub)
     return parser
 
 

@@ -65,17 +65,27 @@ class Clocks:
     monotonic: Callable[[], float]
 
 
+def _policy_limits(policy: Policy, limits: Limits) -> Limits:
+    """The limits with the policy's own settings applied, worked out once per policy."""
+    cache = policy.derived.setdefault("limits", {})
+    found = cache.get(limits)
+    if found is None:
+        s = policy.settings
+        found = cache[limits] = limits.with_overrides(
+            body_in_memory=s.upload_in_memory_limit, regex_time_ms=s.time_limit_ms)
+    return found
+
+
 class Transaction:
     """Inspect one request (and optionally its response) against a policy."""
 
     def __init__(self, policy: Policy, request: Request, clocks: Clocks,
                  services: Services | None = None, limits: Limits = DEFAULT_LIMITS,
-                 *, fast: bool | None = None) -> None:
+                 *, fast: bool | None = None, matcher: Matcher | None = None) -> None:
         self.policy, self.request, self.services = policy, request, services
         self.fast = FAST_PATH if fast is None else fast
         s = self.settings = policy.settings
-        self.limits = limits.with_overrides(body_in_memory=s.upload_in_memory_limit,
-                                            regex_time_ms=s.time_limit_ms)
+        self.limits = _policy_limits(policy, limits)
         options = ViewOptions(s.cookie_format, s.normalize_cookies, self.limits.args,
                               self.limits.cookies)
         self.view = RequestView(request, clocks.now, options)
@@ -83,7 +93,7 @@ class Transaction:
                                             request.facts.unique_id))
         if s.debug_level > 0:
             self._start_debug(s.debug_level)
-        self.matcher = Matcher(clocks.monotonic, self.limits.regex_time_ms)
+        self.matcher = matcher or Matcher(clocks.monotonic, self.limits.regex_time_ms)
         self.mode = engine_mode(s.engine, request.env)
         self.enabled = self._enabled()
         self.body: BodyResult | None = None
@@ -143,7 +153,7 @@ class Transaction:
             return
         if not self._take_body():
             return
-        if self.view.cookie_jar.truncated:  # cookies past the limit would go unseen
+        if self.view.cookies_over_limit():  # cookies past the limit would go unseen
             self.outcome.reject("deny", 413, None, "request",
                                 f"Request rejected: more than {self.limits.cookies} cookies")
             return

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 
 EMPTY_ENV: Mapping[str, str] = MappingProxyType({})
@@ -102,13 +103,22 @@ class Request:
         parts = self.uri.split("?", 1)
         return parts[1] if len(parts) == 2 else ""
 
+    @cached_property
+    def _by_name(self) -> dict[str, list[str]]:
+        """Header values by lower-cased name, built once: the engine asks often."""
+        found: dict[str, list[str]] = {}
+        for key, value in self.headers:
+            found.setdefault(key.lower(), []).append(value)
+        return found
+
     def header(self, name: str) -> str | None:
         """The first value of a header, compared case-insensitively."""
-        return first_header(self.headers, name)
+        values = self._by_name.get(name.lower())
+        return values[0] if values else None
 
     def header_values(self, name: str) -> list[str]:
         """Every value of a header, in order."""
-        return header_values(self.headers, name)
+        return list(self._by_name.get(name.lower(), ()))
 
     @property
     def content_type(self) -> str:

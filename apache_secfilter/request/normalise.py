@@ -11,8 +11,8 @@ only, and Apache on this platform is not Windows.
 Request values travel through the engine as Latin-1 text, one character per
 byte (decisions L5), so the work is done on ``str``; the ``bytes`` functions
 are thin wrappers for callers that hold raw bytes.  ``normalise`` runs for
-every value a rule sees, so values that cannot change (no ``%``, ``+``, ``/``
-or NUL) are returned as they are after four substring tests.
+every value a rule sees, so each step runs only when a substring test shows
+it could change the value.
 """
 
 from __future__ import annotations
@@ -127,13 +127,10 @@ def normalise(data: bytes | str, plus_as_space: bool = True) -> str:
     urlencoded bodies, where ``+`` means a space.
     """
     text = data if isinstance(data, str) else _latin1_text(data)
-    if (
-        "%" not in text
-        and "/" not in text
-        and "\x00" not in text
-        and not (plus_as_space and "+" in text)
-    ):
-        return text
-    text = _url_decode_text(text, plus_as_space)
-    text = _compress_path_text(text)
-    return text.replace("\x00", " ")
+    if "%" in text or (plus_as_space and "+" in text):
+        text = _url_decode_text(text, plus_as_space)
+    if "//" in text or "/./" in text:  # what a run of ``_PATH_RUN`` needs
+        text = _PATH_RUN.sub("/", text)
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    return text

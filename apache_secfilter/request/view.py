@@ -128,6 +128,16 @@ class RequestView:
         values = self.request.header_values("Cookie")
         return parse_cookies(values, self.options.cookie_format, self.options.max_cookies)
 
+    def cookies_over_limit(self) -> bool:
+        """True when the request holds more cookies than the limit allows.
+
+        Each ``;`` or ``,`` starts at most one more cookie, so a request with
+        fewer separators than the limit is judged without parsing its cookies.
+        """
+        values = self.request.header_values("Cookie")
+        pieces = sum(v.count(";") + v.count(",") + 1 for v in values)
+        return pieces > self.options.max_cookies and self.cookie_jar.truncated
+
     @cached_property
     def cookies(self) -> tuple[tuple[str, str], ...]:
         """Cookies as (name, value); normalised only with SecFilterNormalizeCookies On."""

@@ -18,7 +18,7 @@ pytest.importorskip("sphinx")
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-SUBCOMMANDS = ("check", "eval", "log", "serve", "stop", "selftest")
+SUBCOMMANDS = ("check", "eval", "log", "serve", "stop", "selftest", "bench")
 
 
 def sphinx_build(builder: str, out: Path) -> subprocess.CompletedProcess[str]:

@@ -187,6 +187,7 @@ def test_configuration_error_fails_closed(monkeypatch: pytest.MonkeyPatch,
 def test_engine_fault_fails_closed(monkeypatch: pytest.MonkeyPatch, config: str) -> None:
     hook = load_hook(monkeypatch)
     monkeypatch.setattr(hook, "build_request", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(hook, "request_line", lambda *a, **k: 1 / 0)  # the quick lane's
     req = FakeRequest(config)
     assert hook.fixuphandler(req) == 500
     assert any("ZeroDivisionError" in line for line in req.logged)

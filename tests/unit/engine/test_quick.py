@@ -1,0 +1,216 @@
+"""A quick "pass" is always the transaction's plain pass: the battery, generated cases, corners.
+
+The quick lane (engine.quick) may step aside whenever it likes; what it may
+never do is say "pass" for a request the transaction would block, alert on,
+log, or mark in any way.  Every case here that the lane decides is therefore
+also run through the whole transaction, which must agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apache_secfilter import Clocks, Policy, Request, Verdict, inspect
+from apache_secfilter.engine.quick import ENV_OVERRIDE, quick_lane
+from apache_secfilter.limits import DEFAULT_LIMITS
+from tests.conformance.battery import (
+    CASES_DIR,
+    Case,
+    build_request,
+    environment_ok,
+    load_case_policy,
+    load_cases,
+    run_policy,
+)
+from tests.unit.engine.test_fastpath import ACTIONS, PATTERNS, load_text
+
+NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def lane_passes(policy: Policy, request: Request, body: bytes = b"") -> bool:
+    """What an adapter asks before building a transaction."""
+    lane = quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+    if lane is None or request.facts.is_subrequest or ENV_OVERRIDE in request.env or body:
+        return False
+    return lane.passes(request.method, request.uri, request.protocol, request.headers)
+
+
+def assert_plain_pass(verdict: Verdict, context: str) -> None:
+    """Nothing but "pass": no match, alert, log, header, variable or program."""
+    assert verdict.action == "pass", context
+    assert not verdict.matches and not verdict.alerts, context
+    assert not verdict.relevant and not verdict.audit, context
+    assert not verdict.env and not verdict.notes and not verdict.exec_programs, context
+    assert not verdict.message_header and not verdict.action_header, context
+    assert verdict.error is None and not verdict.pause_ms and not verdict.debug, context
+
+
+# -- the battery --------------------------------------------------------------------------
+
+#: Cases with a clock that counts reads time out on values no search would touch;
+#: the fast path skips those values too (see test_fastpath).
+REQUEST_CASES = [c for c in load_cases(CASES_DIR)
+                 if "request" in c.data and not c.data.get("slow_clock")]
+DECIDED: list[str] = []
+
+
+@pytest.mark.parametrize("case", REQUEST_CASES, ids=[c.id for c in REQUEST_CASES])
+def test_battery_cases_the_lane_passes_are_plain_passes(case: Case, tmp_path: Path) -> None:
+    if environment_ok(case):
+        pytest.skip(environment_ok(case))
+    policy = load_case_policy(case, tmp_path)
+    request, body = build_request(case.data["request"], tmp_path)
+    if not lane_passes(policy, request, body):
+        return
+    DECIDED.append(case.id)
+    assert_plain_pass(run_policy(case, policy, tmp_path), case.id)
+
+
+def test_the_lane_decides_a_good_share_of_the_battery() -> None:
+    """Proof that the test above exercised the lane (it runs after the battery)."""
+    if not DECIDED:
+        pytest.skip("run with the battery test above")
+    assert len(DECIDED) >= 20, DECIDED
+
+
+# -- generated policies and requests --------------------------------------------------------
+
+HEAD_VARIABLES = ["ARGS", "ARGS_NAMES", "ARGS_VALUES", "ARG_q", "ARG_id|!ARG_q",
+                  "ARGS|!ARG_id", "HEADERS", "HEADERS_NAMES", "HEADERS_VALUES",
+                  "HTTP_User-Agent", "HTTP_X-Missing", "REQUEST_URI", "QUERY_STRING",
+                  "THE_REQUEST", "COOKIES", "COOKIE_sid", "COOKIES_VALUES", "COOKIES_NAMES",
+                  "POST_PAYLOAD", "REQUEST_METHOD", "SERVER_PROTOCOL",
+                  "HEADERS|!HTTP_Cookie", "REQUEST_URI|ARGS|HEADERS_VALUES"]
+MORE_PATTERNS = ["a b", "a\\+b", "a/b", "a//b", "/\\./", "sid=", "; theme", "p q", "\\+",
+                 "x;y", "\"q\"", "get", "http/1", "agent", "cookie: ", "k\\x00"]
+WORDS = ["select", "ab", "x", "id", "sid", "q", "/", "//", "/./", "+", " ", ";", ",", '"',
+         "\x00", "\xe0b", "\u017f", "..", "1", "=", "&", "a b", "K", "get"]
+SETTINGS = ["", "SecFilterCheckURLEncoding On", "SecFilterCheckUnicodeEncoding On",
+            "SecFilterForceByteRange 32 126", "SecFilterNormalizeCookies On",
+            "SecFilterCookieFormat 1", "SecFilterEngine DynamicOnly",
+            "SecAuditEngine RelevantOnly"]
+
+
+@st.composite
+def head_policies(draw: st.DrawFn) -> str:
+    lines = ["SecFilterEngine On", "SecFilterScanPOST On",
+             'SecFilterDefaultAction "' + draw(st.sampled_from(["pass,log", "deny,log"])) + '"']
+    lines += draw(st.lists(st.sampled_from(SETTINGS), max_size=3))
+    count = draw(st.integers(1, 8))
+    for number in range(count):
+        pattern = draw(st.sampled_from(PATTERNS + MORE_PATTERNS)).replace('"', '\\"')
+        actions = draw(st.sampled_from(ACTIONS))
+        if number == count - 1 and actions == "chain":
+            actions = "pass"
+        actions = f"id:{number + 1},{actions}"
+        if draw(st.integers(0, 3)) == 0:
+            lines.append(f'SecFilter "{pattern}" "{actions}"')
+        else:
+            variables = draw(st.sampled_from(HEAD_VARIABLES))
+            lines.append(f'SecFilterSelective "{variables}" "{pattern}" "{actions}"')
+    return "\n".join(lines) + "\n"
+
+
+TEXT = st.lists(st.sampled_from(WORDS), max_size=4).map("".join)
+
+
+@st.composite
+def heads(draw: st.DrawFn) -> Request:
+    params = draw(st.lists(st.tuples(st.sampled_from(["q", "id", "a", "ab", ""]), TEXT),
+                           max_size=3))
+    separator = draw(st.sampled_from(["=", "=", ""]))
+    query = "&".join(f"{name}{separator}{value}" for name, value in params)
+    uri = "/" + draw(TEXT) + ("?" + query if query else "")
+    headers = [("Host", "www.example.test"), ("User-Agent", draw(TEXT) or "agent")]
+    for _ in range(draw(st.integers(0, 2))):
+        headers.append(("Cookie", draw(st.sampled_from(
+            ["sid=", "sid=\"", "$Version=1; sid=", "theme=x, sid="])) + draw(TEXT)))
+    if draw(st.booleans()):
+        headers.append((draw(st.sampled_from(["X-A", "X//B", "Accept"])), draw(TEXT)))
+    method = draw(st.sampled_from(["GET", "HEAD", "GE+T", "A//B"]))
+    protocol = draw(st.sampled_from(["HTTP/1.1", "HTTP//1.0", ""]))
+    return Request(method, uri, protocol, tuple(headers), "192.0.2.1", 4000)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(head_policies(), st.lists(heads(), min_size=1, max_size=4))
+def test_generated_heads_the_lane_passes_are_plain_passes(text: str,
+                                                         requests: list[Request]) -> None:
+    policy = load_text(text)
+    for request in requests:
+        if lane_passes(policy, request):
+            verdict = inspect(policy, request, b"", clocks=Clocks(NOW, lambda: 0.0))
+            assert_plain_pass(verdict, f"{text}\n{request}")
+
+
+# -- corners --------------------------------------------------------------------------------
+
+SEED = """SecFilterEngine On
+SecFilterCheckURLEncoding On
+SecFilterScanPOST On
+SecFilterDefaultAction "deny,log,status:500"
+SecFilter /etc/passwd
+SecFilterSelective ARG_highlight %27
+SecFilter /bin/[0-9a-z]
+"""
+
+
+def get(uri: str, *headers: tuple[str, str], method: str = "GET") -> Request:
+    return Request(method, uri, "HTTP/1.1", (("Host", "a.test"),) + headers)
+
+
+def test_a_benign_request_passes_and_an_attack_does_not() -> None:
+    policy = load_text(SEED)
+    assert lane_passes(policy, get("/index.php?id=4&sort=price", ("User-Agent", "Mozilla/5.0")))
+    assert not lane_passes(policy, get("/index.php?file=/etc/passwd"))
+    assert not lane_passes(policy, get("/x", ("Referer", "http://a.test//etc//passwd")))
+
+
+def test_what_the_lane_leaves_to_the_transaction() -> None:
+    policy = load_text(SEED)
+    assert not lane_passes(policy, get("/a%20b"))  # decoding would create characters
+    assert not lane_passes(policy, get("/a?x&y=1"))  # ARGS would be rebuilt as "x=&y=1"
+    assert not lane_passes(policy, get("/a", ("Cookie", "a=1"), ("Cookie", "b=2")))
+    assert not lane_passes(policy, get("/a", ("Content-Length", "5")))
+    assert lane_passes(policy, get("/a", ("Content-Length", "0")))
+    assert not lane_passes(policy, get("/a", ("Transfer-Encoding", "chunked")))
+    too_many = "&".join(f"a{n}=1" for n in range(DEFAULT_LIMITS.args + 1))
+    assert not lane_passes(policy, get("/a?" + too_many))
+
+
+@pytest.mark.parametrize("setting", [
+    "SecAuditEngine On", "SecAuditLogRelevantStatus ^5", "SecFilterDebugLevel 1",
+    "SecGuardianLog |/bin/true", "SecFilterCheckCookieFormat On", "SecFilterEngine Off",
+    'SecFilterSelective REMOTE_ADDR "^10\\."', 'SecFilter "!x"', 'SecFilter "[a-z]"',
+    'SecFilterSelective ARGS_COUNT "9"',
+])
+def test_policies_the_lane_never_decides(setting: str) -> None:
+    policy = load_text(SEED + setting + "\n")
+    assert quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies) is None
+
+
+def test_output_scanning_without_output_rules_keeps_the_lane() -> None:
+    policy = load_text(SEED + "SecFilterScanOutput On\n")
+    assert quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies) is not None
+    policy = load_text(SEED + 'SecFilterScanOutput On\nSecFilterSelective OUTPUT "secret"\n')
+    assert quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies) is None
+
+
+def test_byte_range_and_utf8_checks_are_applied() -> None:
+    narrow = load_text(SEED + "SecFilterForceByteRange 32 126\n")
+    assert not lane_passes(narrow, get("/a", ("X-A", "caf\xe9")))
+    assert lane_passes(narrow, get("/a?q=a+b", ("X-A", "plain")))
+    utf8 = load_text(SEED + "SecFilterCheckUnicodeEncoding On\n")
+    assert not lane_passes(utf8, get("/caf\xc3\xa9"))
+
+
+def test_the_lane_is_built_once_per_policy_and_limits() -> None:
+    policy = load_text(SEED)
+    first = quick_lane(policy, 1000, 200)
+    assert quick_lane(policy, 1000, 200) is first
+    assert quick_lane(policy, 10, 200) is not first
