@@ -47,12 +47,16 @@ class LoadedPolicy:
         return self.source.policy_for(request)
 
     @cached_property
+    def single(self) -> Policy | None:
+        """The one policy every request gets, when sections do not make them differ."""
+        return self.source.single_policy() if self.source is not None else None
+
+    @cached_property
     def quick(self) -> QuickLane | None:
         """The quick lane of the one policy every request gets, if there is one."""
-        policy = self.source.single_policy() if self.source is not None else None
-        if policy is None:
+        if self.single is None:
             return None
-        return quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+        return quick_lane(self.single, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
 
     def passes_quickly(self, method: str, uri: str, protocol: str,
                        headers: Sequence[tuple[str, str]], env: Container[str]) -> bool:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
-from ..request.model import Request, ServerFacts
+from ..request.model import Headers, Request, ServerFacts
 
 #: Characters kept as they are when a path has to be re-encoded (RFC 3986 pchar).
 _PATH_SAFE = "/;:@&=+$,!~*'()"
@@ -123,6 +123,12 @@ def server_facts(environ: Mapping[str, Any], remote_host: str | None = None,
     )
 
 
+def request_head(environ: Mapping[str, Any]) -> tuple[str, str, str, Headers]:
+    """Method, URI, protocol and headers: all the quick lane needs (engine.quick)."""
+    return (_text(environ, "REQUEST_METHOD", "GET") or "GET", request_uri(environ),
+            _text(environ, "SERVER_PROTOCOL", "HTTP/1.1"), _headers(environ))
+
+
 def request_from_environ(environ: Mapping[str, Any], *, remote_host: str | None = None,
                          handler: str | None = None,
                          extra_env: Mapping[str, str] | None = None) -> Request:
@@ -133,11 +139,9 @@ def request_from_environ(environ: Mapping[str, Any], *, remote_host: str | None 
     it (it decides ``DynamicOnly``, decisions L11); ``extra_env`` adds
     adapter-made variables such as ``MODSEC_NOPOSTBUFFERING``.
     """
+    method, uri, protocol, headers = request_head(environ)
     return Request(
-        method=_text(environ, "REQUEST_METHOD", "GET") or "GET",
-        uri=request_uri(environ),
-        protocol=_text(environ, "SERVER_PROTOCOL", "HTTP/1.1"),
-        headers=_headers(environ),
+        method=method, uri=uri, protocol=protocol, headers=headers,
         remote_addr=_text(environ, "REMOTE_ADDR"),
         remote_port=_number(environ, "REMOTE_PORT", 0),
         env=environment(environ, extra_env),

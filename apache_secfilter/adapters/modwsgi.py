@@ -41,7 +41,7 @@ from ..request.variables import VariableRef
 from ..request.variables.collections import header_key
 from .access_audit import with_unique_id, write_access_entry
 from .common import POLICIES, clocks, run_side_effects
-from .environ import is_subrequest, request_from_environ
+from .environ import is_subrequest, request_from_environ, request_head
 from .programs import ProgramRunner
 from .wsgi import StartResponse, answer, config_error_alert, errors_stream, write_log
 
@@ -189,6 +189,11 @@ class AccessCheck:
             write_log(errors, config_error_alert(environ, self.config_path))
             _store(environ, 500, None)
             return False
+        loaded = POLICIES.get(self.config_path)
+        single = loaded.single  # DynamicOnly is refused below, never passed quickly
+        if single is not None and single.settings.engine == "On" and \
+                loaded.passes_quickly(*request_head(environ), environ):
+            return True  # certainly passes, nothing to log: no transaction
         request = with_unique_id(request_from_environ(environ, remote_host=host,
                                                       extra_env=NO_BODY_ENV))
         policy = self.policy or POLICIES.get(self.config_path).policy_for(request)

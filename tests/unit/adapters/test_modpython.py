@@ -191,3 +191,16 @@ def test_engine_fault_fails_closed(monkeypatch: pytest.MonkeyPatch, config: str)
     req = FakeRequest(config)
     assert hook.fixuphandler(req) == 500
     assert any("ZeroDivisionError" in line for line in req.logged)
+
+
+def test_a_benign_head_passes_without_a_transaction(monkeypatch: pytest.MonkeyPatch,
+                                                    config: str) -> None:
+    hook = load_hook(monkeypatch)
+    req = FakeRequest(config, "GET", "/x.php?id=4&sort=price", headers={"Accept": "*/*"})
+    assert hook.fixuphandler(req) == -1
+    assert not hasattr(req, "secfilter_tx") and not req.cleanups  # the quick lane
+    attack = FakeRequest(config, "GET", "/x.php?file=/etc/passwd")
+    assert hook.fixuphandler(attack) == 500 and attack.secfilter_tx is not None
+    overridden = FakeRequest(config, "GET", "/x.php?id=4")
+    overridden.subprocess_env["MODSEC_ENABLE"] = "Off"
+    assert hook.fixuphandler(overridden) == -1 and overridden.secfilter_tx is not None

@@ -11,6 +11,7 @@ import pytest
 
 from apache_secfilter.adapters import modwsgi
 from apache_secfilter.adapters.modwsgi import deny_application, make_access
+from apache_secfilter.engine.quick import QuickLane
 
 RULES = """SecFilterEngine On
 SecFilterDefaultAction "deny,log,status:500"
@@ -254,6 +255,7 @@ def test_adapter_error_fails_closed(allow_access: Any, monkeypatch: pytest.Monke
         raise RuntimeError("boom")
 
     monkeypatch.setattr(modwsgi, "Transaction", broken)
+    monkeypatch.setattr(modwsgi, "request_head", broken)  # the quick lane's
     environ = access_environ("/ok")
     assert allow_access(environ, "127.0.0.1") is False
     log = errors_of(environ)
@@ -270,16 +272,30 @@ def test_engine_error_fails_closed(allow_access: Any, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(transaction, "evaluate", broken)  # the plain rule loop
     monkeypatch.setattr(transaction, "evaluate_fast", broken)  # the prefiltered one
+    monkeypatch.setattr(QuickLane, "passes", lambda *a: False)  # reach the rule loop
     environ = access_environ("/ok")
     assert allow_access(environ, "127.0.0.1") is False
     log = errors_of(environ)
     assert "Access denied with code 500" in log and log.count("Traceback") == 1
 
 
+def test_quick_lane_error_fails_closed(allow_access: Any,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise ValueError("lane fault")
+
+    monkeypatch.setattr(QuickLane, "passes", broken)
+    environ = access_environ("/ok")
+    assert allow_access(environ, "127.0.0.1") is False
+    log = errors_of(environ)
+    assert "internal error, request denied with 500" in log and "lane fault" in log
+
+
 def test_on_error_pass_lets_request_through(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     allow_access = make_access(write_rules(tmp_path, RULES + "SecFilterOnError Pass\n"))
     monkeypatch.setattr(modwsgi, "request_from_environ", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(modwsgi, "request_head", lambda *a, **k: 1 / 0)
     environ = access_environ("/ok")
     assert allow_access(environ, "127.0.0.1") is True
     assert "SecFilterOnError Pass" in errors_of(environ)
