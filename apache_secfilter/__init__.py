@@ -21,8 +21,7 @@ from .errors import ConfigError, RequestError, SecFilterError
 from .policy.load import load_policy
 from .policy.model import Policy
 from .request.model import Request, Response, ServerFacts
-
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def real_clocks() -> Clocks:

@@ -9,6 +9,8 @@ instead of being served with the filter silently off (decisions R6).
 
 from __future__ import annotations
 
+import os
+import pickle
 import threading
 import time
 from collections.abc import Container, Mapping, Sequence
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
+from ..apacheconf import cache as policy_cache
 from ..apacheconf.source import PolicySource, load_source
 from ..engine.prefilter import plan_for
 from ..engine.quick import ENV_OVERRIDE, QuickLane, quick_lane
 from ..engine.transaction import Clocks
 from ..engine.verdict import Verdict
-from ..errors import SecFilterError
+from ..errors import ConfigWarning, SecFilterError
 from ..limits import DEFAULT_LIMITS
 from ..policy.model import Policy
 from ..request.model import Request
@@ -71,9 +74,27 @@ class PolicyCache:
     """One compiled policy per configuration path, per process, thread-safe."""
 
     def __init__(self) -> None:
+        #: Where compiled configurations are kept between processes (None: nowhere);
+        #: the ``SECFILTER_CACHE_DIR`` environment variable when not set here.
+        self.cache_dir: str | None = None
         self._lock = threading.Lock()
         self._loaded: dict[str, LoadedPolicy] = {}
         self._warned: set[str] = set()
+
+    def _cached(self, path: str) -> PolicySource | None:
+        directory = self.cache_dir or os.environ.get(CACHE_DIR_ENV)
+        return policy_cache.read(directory, path) if directory else None
+
+    def _store(self, path: str, source: PolicySource) -> None:
+        """Write the cache entry; a failure is a warning, never a denial."""
+        directory = self.cache_dir or os.environ.get(CACHE_DIR_ENV)
+        if not directory:
+            return
+        try:
+            policy_cache.write(directory, path, source)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+            warning = ConfigWarning(f"compiled-policy cache {directory} not written: {exc}")
+            source.warnings = (*source.warnings, warning)
 
     def get(self, path: str) -> LoadedPolicy:
         loaded = self._loaded.get(path)
@@ -96,15 +117,14 @@ class PolicyCache:
             return []
         return [f"mod_security: {warning}" for warning in loaded.source.warnings]
 
-    @staticmethod
-    def _load(path: str) -> LoadedPolicy:
+    def _load(self, path: str) -> LoadedPolicy:
         try:
-            source = load_source(path)
-            loaded = LoadedPolicy(path, source)
-            if source.flat_policy is not None:  # build the prefilter now, not on a request
-                plan_for(source.flat_policy)
-            _ = loaded.quick  # and the quick lane
-            return loaded
+            source = self._cached(path)
+            if source is None:
+                source = load_source(path)
+                prepare(source)
+                self._store(path, source)
+            return LoadedPolicy(path, source)
         except SecFilterError as exc:
             return LoadedPolicy(path, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - any load failure must fail closed
@@ -112,6 +132,19 @@ class PolicyCache:
 
 
 POLICIES = PolicyCache()
+CACHE_DIR_ENV = "SECFILTER_CACHE_DIR"
+
+
+def prepare(source: PolicySource) -> None:
+    """Build now, not on a request, what the first request would: the prefilter of
+    every policy the configuration's own sections give, and the quick lane."""
+    policies = [source.flat_policy] if source.flat_policy is not None else \
+        [source.policy_for_key(key) for key in source.lexical_keys()]
+    for policy in policies:
+        plan_for(policy)
+    single = source.single_policy()
+    if single is not None:
+        quick_lane(single, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
 
 
 def clocks() -> Clocks:

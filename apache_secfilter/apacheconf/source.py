@@ -66,6 +66,18 @@ class PolicySource:
             self._resolver = Resolver(config)
             self.files = tuple(config.files)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For the compiled-policy cache: everything but the lock and the resolver
+        (its cache of answers), which are made again."""
+        state = dict(self.__dict__)
+        del state["_lock"], state["_resolver"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._resolver = Resolver(self.config) if self.config is not None else None
+
     @property
     def is_apache_config(self) -> bool:
         return self.config is not None

@@ -39,7 +39,7 @@ from re import _parser as sre_parse
 
 import regex
 
-from ..policy.compile import REGEX_FLAGS
+from ..policy.pattern import REGEX_FLAGS
 
 #: Most strings a required set may hold (an alternation of keywords is one set).
 MAX_SET = 64

@@ -24,8 +24,8 @@ from ..request.variables.collections import header_key
 from .actions import BUILTIN_DEFAULT, ActionSet, build_action_set
 from .files import FileChecks
 from .model import Rule
+from .pattern import check_pattern
 
-REGEX_FLAGS = regex.IGNORECASE | regex.DOTALL | regex.V0
 TWO_X_HINT = "ModSecurity 2.x syntax is not 1.x"
 
 
@@ -48,7 +48,7 @@ def compile_pattern(text: str, location: Location) -> tuple[Any, bool, str]:
     negated = text.startswith("!")
     source = text[1:] if negated else text
     try:
-        return regex.compile(source, REGEX_FLAGS), negated, source
+        return check_pattern(source), negated, source
     except (regex.error, OverflowError, RecursionError) as exc:
         raise ConfigError(f"invalid regular expression '{source}': {exc}", location) from exc
 

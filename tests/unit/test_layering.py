@@ -1,6 +1,6 @@
 """Imports point down only: each layer imports only the layers below it.
 
-Layer 0: errors, limits, escape.  1: language, request.  2: policy.
+Layer 0: errors, limits, escape, version.  1: language, request.  2: policy.
 3: engine, apacheconf (Apache files -> compiled policies).  4: logs.
 5: adapters, cli (top).  The core never imports Apache, programs or sockets.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "apache_secfilter"
-LAYER = {"errors": 0, "limits": 0, "escape": 0, "language": 1, "request": 1,
+LAYER = {"errors": 0, "limits": 0, "escape": 0, "version": 0, "language": 1, "request": 1,
          "apacheconf": 3, "policy": 2, "engine": 3, "logs": 4, "adapters": 5, "server": 5, "cli": 6,
          "__init__": 6, "data": 0}
 CORE = {"language", "request", "policy", "engine"}

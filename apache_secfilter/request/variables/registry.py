@@ -78,6 +78,11 @@ class VariableRef:
     def phase(self) -> str:
         return self.family.phase
 
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        """Pickled by name (the compiled-policy cache): families hold functions,
+        and resolving the name again gives this very reference."""
+        return resolve, (("!" if self.negated else "") + self.written,)
+
     def collect(self, view: RequestView, excl: Exclusions = NO_EXCLUSIONS) -> list[Target]:
         return self.family.collect(view, self.key, self.written, excl)
 

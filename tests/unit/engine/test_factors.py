@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apache_secfilter.engine.factors import fold_char, fold_text, re_compatible, required_strings
-from apache_secfilter.policy.compile import REGEX_FLAGS
+from apache_secfilter.policy.pattern import REGEX_FLAGS
 
 
 def req(pattern: str) -> set[str] | None:

@@ -1,0 +1,145 @@
+"""The compiled-policy cache: an Apache child ready in a fraction of the compile time.
+
+Loading a configuration of thousands of rules means parsing every line,
+checking every pattern and building the prefilter; every Apache child does it
+when it starts.  With a cache directory configured, the first process to
+compile a configuration stores the result (``pickle``), and the next ones
+read it back instead, as long as nothing it was made from has changed:
+
+* every file it read, by content (SHA-256), and the names in each directory
+  holding one (an ``Include conf.d/*.conf`` picks up new files);
+* the process environment, for an Apache configuration (``${VAR}``);
+* this package's, Python's and the ``regex`` module's versions.
+
+Any difference, an unreadable or damaged entry, or an entry this process
+could not have written itself (another owner, or writable by others: a
+pickle runs code when read) and the configuration is compiled as usual, and
+the entry rewritten.  Entries are written to a temporary file and renamed, so
+children starting at the same time read either a whole old entry or a whole
+new one.  The cache never changes a verdict: what it holds is the compiled
+source the same files would give.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copyreg
+import hashlib
+import io
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import regex
+
+from ..version import __version__
+from .source import PolicySource
+
+#: Changes whenever what is pickled changes shape.
+FORMAT = 1
+_SUFFIX = ".policy"
+
+
+def read_only(mapping: dict) -> MappingProxyType:
+    """Rebuilds a read-only mapping (pickle cannot name ``mappingproxy`` itself)."""
+    return MappingProxyType(mapping)
+
+
+def _reduce_proxy(proxy: MappingProxyType) -> tuple[object, tuple[dict]]:
+    return read_only, (dict(proxy),)
+
+
+class _Pickler(pickle.Pickler):
+    dispatch_table = copyreg.dispatch_table.copy()
+    dispatch_table[MappingProxyType] = _reduce_proxy
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What a compiled configuration was made from."""
+
+    versions: tuple[str, ...]
+    files: tuple[tuple[str, str], ...]  # (path, sha256 of content)
+    listings: tuple[tuple[str, tuple[str, ...]], ...]  # (directory, sorted names)
+    environ: str
+
+
+def _digest(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.sha256(handle.read()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def _listing(directory: str) -> tuple[str, ...]:
+    try:
+        return tuple(sorted(os.listdir(directory)))
+    except OSError:
+        return ()
+
+
+def _environ_digest(apache: bool) -> str:
+    if not apache:
+        return ""
+    items = "\0".join(f"{k}={v}" for k, v in sorted(os.environ.items()))
+    return hashlib.sha256(items.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def fingerprint(files: Iterable[str], apache: bool) -> Fingerprint:
+    """The fingerprint of these files as they are now."""
+    paths = sorted({os.path.abspath(f) for f in files})
+    directories = sorted({os.path.dirname(p) for p in paths})
+    versions = (str(FORMAT), __version__, sys.version, regex.__version__)
+    return Fingerprint(versions, tuple((p, _digest(p)) for p in paths),
+                       tuple((d, _listing(d)) for d in directories), _environ_digest(apache))
+
+
+def entry_path(cache_dir: str, config_path: str) -> str:
+    name = hashlib.sha256(os.path.abspath(config_path).encode()).hexdigest()[:32]
+    return os.path.join(cache_dir, name + _SUFFIX)
+
+
+def _trusted(handle: io.BufferedReader) -> bool:
+    """Only an entry this process's user wrote, and no one else can change."""
+    info = os.fstat(handle.fileno())
+    return (stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
+            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+
+
+def read(cache_dir: str, config_path: str) -> PolicySource | None:
+    """The cached source of ``config_path`` if it is still what the files give."""
+    try:
+        with open(entry_path(cache_dir, config_path), "rb") as handle:
+            if not _trusted(handle):
+                return None
+            stored, source = pickle.load(handle)
+    except Exception:  # noqa: BLE001 - a missing or damaged entry is a miss
+        return None
+    if not isinstance(source, PolicySource) or not isinstance(stored, Fingerprint):
+        return None
+    if stored != fingerprint(source.files or (config_path,), source.is_apache_config):
+        return None
+    return source
+
+
+def write(cache_dir: str, config_path: str, source: PolicySource) -> None:
+    """Store ``source`` for the next process (atomically; errors propagate)."""
+    os.makedirs(cache_dir, mode=0o700, exist_ok=True)  # first: it may sit beside the rules
+    stored = fingerprint(source.files or (config_path,), source.is_apache_config)
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((stored, source))
+    fd, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(buffer.getvalue())
+        os.replace(temporary, entry_path(cache_dir, config_path))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
