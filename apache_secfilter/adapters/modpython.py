@@ -37,6 +37,8 @@ from .modpython_request import build_request, request_line, with_script_facts
 from .programs import ProgramRunner
 
 CONFIG_OPTION = "SecFilterConfig"
+#: Server-level option: where compiled configurations are kept (apacheconf.cache).
+CACHE_OPTION = "SecFilterCacheDir"
 CHUNK = 65536
 REPLAY_FILTER = "SECFILTER_REPLAY"
 OUTPUT_FILTER = "SECFILTER_OUTPUT"
@@ -326,6 +328,7 @@ def _preload() -> None:
     path = options.get(CONFIG_OPTION) if options else None
     if not path:
         return
+    POLICIES.cache_dir = options.get(CACHE_OPTION) or None
     loaded = POLICIES.get(path)
     for line in POLICIES.first_warnings(loaded):
         apache.log_error(line, apache.APLOG_WARNING, apache.main_server)
