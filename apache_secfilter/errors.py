@@ -74,12 +74,16 @@ class LimitExceeded(RequestError):
     http_status = 413
 
 
-class InspectionTimeout(SecFilterError):
-    """The request's regular-expression time budget ran out (decisions L21)."""
+class InspectionFailed(SecFilterError):
+    """A rule could not be evaluated; the request fails as SecFilterOnError says (R6)."""
 
     def __init__(self, message: str, location: Location | None = None) -> None:
         super().__init__(message)
         self.location = location
+
+
+class InspectionTimeout(InspectionFailed):
+    """The request's regular-expression time budget ran out (decisions L21)."""
 
 
 @dataclass(frozen=True)

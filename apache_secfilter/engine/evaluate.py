@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import InspectionTimeout
+import regex
+
+from ..errors import InspectionFailed, InspectionTimeout
 from ..policy.actions import ActionSet
 from ..policy.model import Rule
 from ..request.variables import Target
@@ -36,6 +38,9 @@ class Matcher:
         except TimeoutError:
             raise InspectionTimeout(f"pattern matching timed out in rule at {rule.location} "
                                     f"(SecFilterTimeLimit)", rule.location) from None
+        except regex.error as exc:  # compiled on first use (policy.pattern)
+            raise InspectionFailed(f"pattern of rule at {rule.location} does not compile: "
+                                   f"{exc}", rule.location) from None
 
 
 def simple_targets(view: RequestView) -> list[Target]:

@@ -39,7 +39,7 @@ from re import _parser as sre_parse
 
 import regex
 
-from ..policy.pattern import REGEX_FLAGS
+from ..policy.pattern import REGEX_FLAGS, re_compatible
 
 #: Most strings a required set may hold (an alternation of keywords is one set).
 MAX_SET = 64
@@ -47,11 +47,6 @@ MAX_SET = 64
 MAX_CLASS = 4
 
 _LATIN1 = [chr(c) for c in range(256)]
-_QUANTIFIER = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
-_POSIX = re.compile(r"\[:\^?[A-Za-z_]+:\]")
-_SAFE_CLASS_ESCAPE = re.compile(r"\\(?:[^0-9A-Za-z]|x[0-9A-Fa-f]{2}|[ntrfv])")
-_VERBOSE = re.compile(r"\(\?[A-Za-z-]*x")
-_ANY = "(?s:.)"
 
 
 def fold_text(value: str) -> str | None:
@@ -200,65 +195,6 @@ def _node(op: object, av: object) -> Info:  # noqa: PLR0911 - one case per node 
     if op in (C.AT, C.ASSERT, C.ASSERT_NOT):
         return EMPTY  # zero-width: the text around it stays adjacent
     return OPAQUE  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, GROUPREF_EXISTS …
-
-
-def _class_end(source: str, start: int) -> int | None:
-    """Index of the ``]`` closing the class opened at ``start`` (V0 rules)."""
-    k = start + 1
-    if source.startswith("^", k):
-        k += 1
-    if source.startswith("]", k):
-        k += 1
-    while k < len(source):
-        char = source[k]
-        if char == "\\":
-            k += 2
-        elif char == "[":
-            posix = _POSIX.match(source, k)
-            if posix is None:
-                return None
-            k = posix.end()
-        elif char == "]":
-            return k
-        else:
-            k += 1
-    return None
-
-
-def _class_text(body: str) -> str:
-    """The class as ``re`` should read it: itself, or any character.
-
-    ``re`` does not know POSIX classes, and could read other escapes than
-    ``regex`` does; "any character" is a superset of what the class matches.
-    """
-    if _POSIX.search(body) or "\\" in _SAFE_CLASS_ESCAPE.sub("", body):
-        return _ANY
-    return body
-
-
-def re_compatible(source: str) -> str | None:
-    """``source`` rewritten so that ``re`` reads a superset of it, or None."""
-    if _VERBOSE.search(source):
-        return None
-    out: list[str] = []
-    i = 0
-    while i < len(source):
-        char = source[i]
-        if char == "\\":
-            out.append(source[i:i + 2])
-            i += 2
-        elif char == "[":
-            end = _class_end(source, i)
-            if end is None:
-                return None
-            out.append(_class_text(source[i:end + 1]))
-            i = end + 1
-        elif char == "{" and not _QUANTIFIER.match(source, i):
-            return None
-        else:
-            out.append(char)
-            i += 1
-    return "".join(out)
 
 
 @lru_cache(maxsize=16384)

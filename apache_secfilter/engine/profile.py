@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import InspectionTimeout, Location
+from ..errors import InspectionFailed, Location
 from ..policy.model import Rule
 from .evaluate import Matcher
 
@@ -75,7 +75,7 @@ class ProfilingMatcher(Matcher):
         start = self.clock()
         try:
             found = super().search(rule, value)
-        except InspectionTimeout:
+        except InspectionFailed:
             self.profile.record(rule, False, self.clock() - start)
             raise
         self.profile.record(rule, found != rule.negated, self.clock() - start)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from ..errors import InspectionTimeout, LimitExceeded, RequestError
+from ..errors import InspectionFailed, LimitExceeded, RequestError
 from ..escape import escape_log
 from ..limits import DEFAULT_LIMITS, Limits
 from ..policy.model import Policy, status_relevant
@@ -258,7 +258,7 @@ class Transaction:
         except RequestError as exc:  # a limit reached while reading the request
             self.outcome.reject("deny", exc.http_status, None, phase,
                                 f"Request rejected: {escape_log(exc.message)}")
-        except InspectionTimeout as exc:
+        except InspectionFailed as exc:
             return self._failed(str(exc), phase, None)
         except Exception as exc:  # noqa: BLE001 - fail closed on any engine fault
             return self._failed(f"internal error: {type(exc).__name__}: {exc}", phase,
