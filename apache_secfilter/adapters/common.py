@@ -109,6 +109,8 @@ class PolicyCache:
 
     def first_warnings(self, loaded: LoadedPolicy) -> list[str]:
         """The load warnings, once per process and path (for Apache's error log)."""
+        if loaded.path in self._warned:  # every request but the first: no lock
+            return []
         with self._lock:
             if loaded.path in self._warned:
                 return []

@@ -35,7 +35,7 @@ transaction's plain pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,9 @@ HEAD_VARIABLES = (
     "COOKIES", "COOKIES_NAMES", "COOKIES_VALUES", "COOKIE_x",
     "POST_PAYLOAD",  # absent: the lane only takes requests without a body
 )
+#: Of those, the variables whose values are not normalised: the raw head holds them.
+RAW_VARIABLES = ("REQUEST_METHOD", "SERVER_PROTOCOL", "HEADERS_NAMES", "COOKIES",
+                 "COOKIES_NAMES", "COOKIES_VALUES", "COOKIE_x")
 _AUDITS_PASSING = ("On", "DynamicOrRelevant")
 #: An Apache environment variable that changes the engine mode per request.
 ENV_OVERRIDE = "MODSEC_ENABLE"
@@ -81,6 +84,13 @@ def _family_ok(rule: Rule) -> bool:
                 or (rule.exclusions.cookies and "COOKIES" in written))
 
 
+RAW_FAMILIES = [resolve(name).family for name in RAW_VARIABLES]
+
+
+def _reads_raw(rule: Rule) -> bool:
+    return any(ref.family is family for ref in rule.variables for family in RAW_FAMILIES)
+
+
 def _settings_ok(policy: Policy) -> bool:
     """Settings under which a passing request leaves no trace the lane would skip."""
     s = policy.settings
@@ -94,48 +104,57 @@ def _settings_ok(policy: Policy) -> bool:
 class QuickLane:
     """What one policy's quick answer needs, worked out once."""
 
-    iterate: Any  # the request plan's ``Automaton.iter``
-    unicode_keys: bool
+    #: Whether one of the plan's strings occurs in a folded text (``_presence``).
+    occurs: Callable[[str], bool]
     check_utf8: bool
     out_of_range: re.Pattern[str] | None
     max_args: int
     max_cookies: int
+    #: Some rule reads a value normalisation never touches (``RAW_VARIABLES``).
+    reads_raw: bool
 
     def passes(self, method: str, uri: str, protocol: str,
                headers: Sequence[tuple[str, str]]) -> bool:
         """True only when the transaction would pass the request and log nothing.
 
         The caller has checked that no ``MODSEC_ENABLE`` override is set
-        (``ENV_OVERRIDE``) and that the request is not a subrequest.
+        (``ENV_OVERRIDE``) and that the request is not a subrequest.  Written
+        for speed: a few C-level passes over the joined head, and the details
+        (body, cookie and parameter counts) only when a cheap test says so.
         """
         the_request = f"{method} {uri} {protocol}" if protocol else f"{method} {uri}"
-        lines = [the_request]
-        for name, value in headers:
-            if name.lower() in _BODY_HEADERS and value.strip() not in ("", "0"):
-                return False
-            lines.append(f"{name}: {value}")
-        head = "\n".join(lines)
+        head = "\n".join([the_request, *[f"{n}: {v}" for n, v in headers]])
         if "%" in head or head.count("\n") != len(headers):
             return False
-        if not (self._checks_pass(the_request, headers, head)
-                and self._limits_hold(uri, headers)):
+        names = ",".join([n for n, _ in headers]).lower()
+        if ("content-length" in names or "transfer-encoding" in names) \
+                and _may_have_body(headers):
             return False
-        return not self._any_string(head)
+        if "cookie" in names and not self._cookies_hold(headers):
+            return False
+        query = uri.partition("?")[2]
+        if query and not self._query_holds(query):
+            return False
+        if (self.check_utf8 or self.out_of_range is not None) and not self._checks_pass(
+                the_request, headers, head):
+            return False
+        return not self._any_string(the_request, head, names)
 
-    def _any_string(self, head: str) -> bool:
-        """Whether a required string occurs in the head as any rule could see it:
-        normalised, raw (cookies, names, method), and with ``+`` as a space."""
+    def _any_string(self, the_request: str, head: str, names: str) -> bool:
+        """Whether a required string occurs in the head as some rule could see it.
+
+        Normalised (headers keep ``+``); the request line also with ``+`` as a
+        space (its query parameters); and raw when a rule reads raw values
+        (method, protocol, header names, cookies) or a header name is one
+        normalisation would change.
+        """
         text = normalise(head, plus_as_space=False)
-        if text != head:
+        if "+" in the_request:
+            text += "\n" + normalise(the_request)
+        if text != head and (self.reads_raw or _changes(names)):
             text += "\n" + head
-        if "+" in head:
-            text += "\n" + text.replace("+", " ")
         folded = fold_text(text)
-        if folded is None:
-            return True
-        for _ in self.iterate(folded if self.unicode_keys else folded.encode("latin-1")):
-            return True
-        return False
+        return folded is None or self.occurs(folded)
 
     def _checks_pass(self, the_request: str, headers: Sequence[tuple[str, str]],
                      head: str) -> bool:
@@ -149,18 +168,29 @@ class QuickLane:
             return False
         return not any(found(value) for _, value in headers)
 
-    def _limits_hold(self, uri: str, headers: Sequence[tuple[str, str]]) -> bool:
-        """Parameters and cookies within their limits, and ARGS spelled as sent."""
-        query = uri.partition("?")[2]
-        if query:
-            pieces = query.split("&")
-            if len(pieces) > self.max_args or not all("=" in piece for piece in pieces):
-                return False  # "&&", "a&" or "b" are rebuilt as text not sent
+    def _query_holds(self, query: str) -> bool:
+        """Parameters within their limit, and ARGS spelled as sent."""
+        pieces = query.split("&")
+        # "&&", "a&" or "b" are rebuilt as text that was not sent ("b=")
+        return len(pieces) <= self.max_args and all("=" in piece for piece in pieces)
+
+    def _cookies_hold(self, headers: Sequence[tuple[str, str]]) -> bool:
+        """Cookies within their limit, in one header (several are joined by "; ")."""
         cookies = [v for n, v in headers if n.lower() == "cookie"]
         if len(cookies) > 1:
-            return False  # joined by "; ", which was not sent
+            return False
         pieces = sum(v.count(";") + v.count(",") + 1 for v in cookies)
         return pieces <= self.max_cookies
+
+
+def _changes(names: str) -> bool:
+    """Whether normalising could change a header name (no valid name holds these)."""
+    return "/" in names or "\x00" in names
+
+
+def _may_have_body(headers: Sequence[tuple[str, str]]) -> bool:
+    """As the transaction judges it: a Transfer-Encoding, or a Content-Length not 0."""
+    return any(n.lower() in _BODY_HEADERS and v.strip() not in ("", "0") for n, v in headers)
 
 
 def _out_of_range(low: int, high: int) -> re.Pattern[str] | None:
@@ -175,15 +205,39 @@ def _build(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
     plan = plan_for(policy).request
     if plan.always or not all(_family_ok(rule) for rule in plan.rules):
         return None
-    automaton = plan.automaton
-    iterate = _no_hits if automaton is None else automaton.iter
     s = policy.settings
-    return QuickLane(iterate, bool(ahocorasick.unicode), s.check_unicode_encoding,
-                     _out_of_range(*s.byte_range), max_args, max_cookies)
+    return QuickLane(_presence(plan.automaton), s.check_unicode_encoding,
+                     _out_of_range(*s.byte_range), max_args, max_cookies,
+                     any(_reads_raw(rule) for rule in plan.rules))
 
 
-def _no_hits(_text: object) -> tuple[()]:
-    return ()
+#: Up to this many strings, ``str.__contains__`` (a fast C search per string)
+#: beats one Aho-Corasick pass; above it the automaton wins.
+FEW_STRINGS = 24
+
+
+def _presence(automaton: ahocorasick.Automaton | None) -> Callable[[str], bool]:
+    """A test for "some string occurs", as cheap as the number of strings allows."""
+    if automaton is None:
+        return _never
+    strings = sorted(automaton.keys(), key=len)
+    if isinstance(strings[0], bytes):
+        strings = [k.decode("latin-1") for k in strings]
+    # a string holding a shorter one occurs only where that one does
+    minimal: list[str] = []
+    for text in strings:
+        if not any(shorter in text for shorter in minimal):
+            minimal.append(text)
+    if len(minimal) <= FEW_STRINGS:
+        keys = tuple(minimal)
+        return lambda text: any(key in text for key in keys)
+    iterate, as_bytes = automaton.iter, not ahocorasick.unicode
+    return lambda text: next(iterate(text.encode("latin-1") if as_bytes else text), None) \
+        is not None
+
+
+def _never(_text: str) -> bool:
+    return False
 
 
 def quick_lane(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
