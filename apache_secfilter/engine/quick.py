@@ -229,15 +229,33 @@ def _presence(automaton: ahocorasick.Automaton | None) -> Callable[[str], bool]:
         if not any(shorter in text for shorter in minimal):
             minimal.append(text)
     if len(minimal) <= FEW_STRINGS:
-        keys = tuple(minimal)
-        return lambda text: any(key in text for key in keys)
-    iterate, as_bytes = automaton.iter, not ahocorasick.unicode
-    return lambda text: next(iterate(text.encode("latin-1") if as_bytes else text), None) \
-        is not None
+        return _Substrings(tuple(minimal))
+    return _Scan(automaton)
 
 
 def _never(_text: str) -> bool:
     return False
+
+
+@dataclass(frozen=True)
+class _Substrings:
+    """Few strings: one C-level substring search each."""
+
+    strings: tuple[str, ...]
+
+    def __call__(self, text: str) -> bool:
+        return any(string in text for string in self.strings)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """Many strings: one Aho-Corasick pass, stopping at the first hit."""
+
+    automaton: ahocorasick.Automaton
+
+    def __call__(self, text: str) -> bool:
+        data = text if ahocorasick.unicode else text.encode("latin-1")
+        return next(self.automaton.iter(data), None) is not None
 
 
 def quick_lane(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
