@@ -197,9 +197,7 @@ def _node(op: object, av: object) -> Info:  # noqa: PLR0911 - one case per node 
     return OPAQUE  # ANY, NOT_LITERAL, CATEGORY, GROUPREF, GROUPREF_EXISTS …
 
 
-@lru_cache(maxsize=16384)
-def required_strings(source: str) -> frozenset[str] | None:
-    """Folded strings, one of which every match of ``source`` contains; or None."""
+def _tree(source: str) -> sre_parse.SubPattern | None:
     text = re_compatible(source)
     if text is None:
         return None
@@ -209,10 +207,67 @@ def required_strings(source: str) -> frozenset[str] | None:
             tree = sre_parse.parse(text, re.IGNORECASE | re.DOTALL)
     except (re.error, OverflowError, RecursionError, ValueError):
         return None
-    if tree.state.flags & re.VERBOSE:
-        return None
+    return None if tree.state.flags & re.VERBOSE else tree
+
+
+@lru_cache(maxsize=16384)
+def required_strings(source: str) -> frozenset[str] | None:
+    """Folded strings, one of which every match of ``source`` contains; or None."""
+    sets = required_sets(source)
+    return sets[0] if sets else None
+
+
+#: Most required sets kept per pattern: the best, and the next rarest to confirm it.
+MAX_SETS = 3
+
+
+@lru_cache(maxsize=16384)
+def required_sets(source: str) -> tuple[frozenset[str], ...]:
+    """Sets of folded strings such that every match holds one string *of each*.
+
+    The first is ``required_strings``' set (the rarest); the others come from
+    the other parts every match goes through (``;\\s*id\\b`` needs ``id``
+    and also ``;``), so that a value holding the first but not the others
+    need not be searched.  Empty when the pattern gives no usable set.
+    """
+    tree = _tree(source)
+    if tree is None:
+        return ()
     best = _sequence(tree).best
-    return None if best is None else best[1]
+    if best is None:
+        return ()
+    others = sorted({c for c in _mandatory(tree) if c[1] != best[1]},
+                    key=lambda c: (c[0], sorted(c[1])))
+    return (best[1], *(strings for _, strings in others[:MAX_SETS - 1]))
+
+
+def _mandatory(items: sre_parse.SubPattern | list) -> list[tuple[float, frozenset[str]]]:
+    """Candidate sets of every part a match of this sequence must go through."""
+    found: list[tuple[float, frozenset[str]]] = []
+    run: set[str] = {""}
+    for op, av in items:
+        info = _node(op, av)
+        if info.exact is not None and len(run) * len(info.exact) <= MAX_SET:
+            run = {a + b for a in run for b in info.exact}
+            continue
+        found += [c for c in (_candidate(run),) if c is not None]
+        run = set(info.exact) if info.exact is not None else {""}
+        found += _inner_mandatory(op, av, info)
+    found += [c for c in (_candidate(run),) if c is not None]
+    return found
+
+
+def _inner_mandatory(op: object, av: object,
+                     info: Info) -> list[tuple[float, frozenset[str]]]:
+    """What a non-literal node itself requires: its group's parts, a repeated
+    part that must occur, an alternation's best set."""
+    if op is C.SUBPATTERN:
+        return _mandatory(av[3])
+    if op is C.ATOMIC_GROUP:
+        return _mandatory(av)
+    if op in (C.MAX_REPEAT, C.MIN_REPEAT, C.POSSESSIVE_REPEAT) and av[0] >= 1:
+        return _mandatory(av[2])
+    return [info.best] if op is C.BRANCH and info.best is not None else []
 
 
 #: Text of ordinary requests (browser headers, URLs, form fields, prose),

@@ -30,7 +30,7 @@ from ..policy.model import Policy, Rule
 from ..request.variables import Exclusions, Target, VariableRef
 from ..request.view import RequestView
 from .evaluate import simple_targets
-from .factors import fold_text, required_strings
+from .factors import fold_text, required_sets
 
 #: Joins a source's values for one scan: no required string spans it unless it
 #: holds a NUL itself (normalised values have none).
@@ -75,6 +75,12 @@ class Plan:
     rule_sources: list[tuple[int, ...]] = field(default_factory=list)
     #: per rule: ids of its required strings; None when it runs on every value
     rule_keys: list[tuple[int, ...] | None] = field(default_factory=list)
+    #: per rule: more sets of strings; a value must also hold one string of each.
+    #: Checked only on the few values that hold one of ``rule_keys``, by substring
+    #: tests, so they never enter the automaton (``;`` or ``=`` would hit everywhere)
+    rule_also: list[tuple[frozenset[str], ...]] = field(default_factory=list)
+    #: the strings that are some rule's ``rule_keys`` (they make rules live)
+    main_strings: tuple[str, ...] = ()
     always: list[int] = field(default_factory=list)
     #: per source: string id -> the rules reading that source that want it
     owners: list[dict[int, list[int]]] = field(default_factory=list)
@@ -92,11 +98,13 @@ class Plan:
         index: dict[Source, int] = {}
         for number, rule in enumerate(plan.rules):
             plan.rule_sources.append(tuple(plan._source(s, index) for s in _sources_of(rule)))
-            keys = None if rule.negated else required_strings(rule.regex.pattern)
-            ids = None if keys is None else tuple(strings.setdefault(k, len(strings))
-                                                  for k in sorted(keys))
+            sets = () if rule.negated else required_sets(rule.regex.pattern)
+            ids = tuple(strings.setdefault(k, len(strings)) for k in sorted(sets[0])) \
+                if sets else None
             plan.rule_keys.append(ids)
+            plan.rule_also.append(sets[1:])
             plan._register(number, ids)
+        plan.main_strings = tuple(strings)
         plan.automaton = _automaton(strings)
         plan.nul_keys = frozenset(n for text, n in strings.items() if SEPARATOR in text)
         return plan
@@ -117,6 +125,12 @@ class Plan:
             self.source_rules[source].append(number)
             for key in ids or ():
                 self.owners[source].setdefault(key, []).append(number)
+
+
+def _holds_all(value: str, sets: tuple[frozenset[str], ...]) -> bool:
+    """Whether the folded value holds a string of each set (True when unjudged)."""
+    folded = fold_text(value)
+    return folded is None or all(any(s in folded for s in strings) for strings in sets)
 
 
 def _sources_of(rule: Rule) -> list[Source]:
@@ -180,11 +194,14 @@ class Scan:
         return [t for source in sources for t in self.targets(source)]
 
     def candidates(self, rule: int, keys: tuple[int, ...]) -> list[Target]:
-        """The rule's targets that hold one of its strings, in ``rule_targets`` order."""
+        """The rule's targets that hold one of its strings, and one of each of its
+        other sets (``rule_also``), in ``rule_targets`` order."""
+        also = self.plan.rule_also[rule]
         out: list[Target] = []
         for source in self.plan.rule_sources[rule]:
             targets = self.targets(source)
-            out += [targets[p] for p in self.source_hits(source).positions(keys)]
+            found = [targets[p] for p in self.source_hits(source).positions(keys)]
+            out += [t for t in found if _holds_all(t.value, also)] if also else found
         return out
 
     def source_hits(self, source: int) -> SourceHits:

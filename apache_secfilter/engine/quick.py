@@ -206,7 +206,7 @@ def _build(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
     if plan.always or not all(_family_ok(rule) for rule in plan.rules):
         return None
     s = policy.settings
-    return QuickLane(_presence(plan.automaton), s.check_unicode_encoding,
+    return QuickLane(_presence(plan.main_strings), s.check_unicode_encoding,
                      _out_of_range(*s.byte_range), max_args, max_cookies,
                      any(_reads_raw(rule) for rule in plan.rules))
 
@@ -216,20 +216,24 @@ def _build(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
 FEW_STRINGS = 24
 
 
-def _presence(automaton: ahocorasick.Automaton | None) -> Callable[[str], bool]:
-    """A test for "some string occurs", as cheap as the number of strings allows."""
-    if automaton is None:
+def _presence(strings: Sequence[str]) -> Callable[[str], bool]:
+    """A test for "one of these strings occurs", as cheap as their number allows.
+
+    Only the strings that make a rule live count (``Plan.main_strings``).
+    """
+    if not strings:
         return _never
-    strings = sorted(automaton.keys(), key=len)
-    if isinstance(strings[0], bytes):
-        strings = [k.decode("latin-1") for k in strings]
     # a string holding a shorter one occurs only where that one does
     minimal: list[str] = []
-    for text in strings:
+    for text in sorted(strings, key=len):
         if not any(shorter in text for shorter in minimal):
             minimal.append(text)
     if len(minimal) <= FEW_STRINGS:
         return _Substrings(tuple(minimal))
+    automaton = ahocorasick.Automaton()
+    for text in minimal:
+        automaton.add_word(text if ahocorasick.unicode else text.encode("latin-1"), 0)
+    automaton.make_automaton()
     return _Scan(automaton)
 
 

@@ -10,7 +10,13 @@ import regex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apache_secfilter.engine.factors import fold_char, fold_text, re_compatible, required_strings
+from apache_secfilter.engine.factors import (
+    fold_char,
+    fold_text,
+    re_compatible,
+    required_sets,
+    required_strings,
+)
 from apache_secfilter.policy.pattern import REGEX_FLAGS
 
 
@@ -30,6 +36,16 @@ def test_alternations_give_sets() -> None:
     assert req("/(usr/)?s?bin/nc\\b") == {"/bin/nc", "/sbin/nc", "/usr/bin/nc", "/usr/sbin/nc"}
     assert req("colou?r") == {"color", "colour"}
     assert req("[sS]elect") == {"select"}
+
+
+def test_other_parts_every_match_needs_give_more_sets() -> None:
+    assert required_sets(";\\s*id\\b") == (frozenset({"id"}), frozenset({";"}))
+    assert required_sets("(?:union|drop)\\s+select") == (frozenset({"select"}),
+                                                         frozenset({"union", "drop"}))
+    assert required_sets("(ab)+cd") == (frozenset({"cd"}), frozenset({"ab"}))
+    assert required_sets("(ab)*cd") == (frozenset({"cd"}),)  # optional parts are not needed
+    assert required_sets("foo|.") == ()
+    assert len(required_sets("a1.b2.c3.d4.e5")) == 3
 
 
 def test_alternation_with_an_unusable_branch_gives_nothing() -> None:
@@ -143,8 +159,10 @@ def test_every_match_contains_a_required_string(made: tuple[str, str], before: s
         compiled = regex.compile(pattern, REGEX_FLAGS)
     except regex.error:
         return
-    required = required_strings(pattern)
-    if required is None or compiled.search(value) is None:
+    sets = required_sets(pattern)
+    if not sets or compiled.search(value) is None:
         return
+    assert sets[0] == required_strings(pattern)
     folded = fold_text(value)
-    assert folded is None or any(s in folded for s in required), (pattern, value, required)
+    for required in sets:  # one string of each set
+        assert folded is None or any(s in folded for s in required), (pattern, value, sets)
