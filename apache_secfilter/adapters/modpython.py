@@ -26,6 +26,7 @@ from http import HTTPStatus
 
 from mod_python import apache  # type: ignore[import-not-found]
 
+from ..engine.quick import ENV_OVERRIDE
 from ..engine.transaction import Transaction
 from ..engine.verdict import Verdict
 from ..request.model import Response
@@ -93,11 +94,19 @@ def _inspect(req) -> int:
     if loaded.source is None:
         _log(req, f"mod_security: configuration error, request denied: {loaded.error}")
         return apache.HTTP_INTERNAL_SERVER_ERROR
-    if loaded.quick is not None and loaded.passes_quickly(
-            *request_line(req), req.headers_in.items(), req.subprocess_env):
-        return apache.DECLINED  # certainly passes, nothing to log: no transaction
-    started = audit.begin(req)
     threaded = _threaded()
+    early: bytes | None = None
+    if loaded.quick is not None and ENV_OVERRIDE not in req.subprocess_env:
+        head = (*request_line(req), req.headers_in.items())
+        if loaded.quick.passes(*head):
+            return apache.DECLINED  # certainly passes, nothing to log: no transaction
+        if not threaded and _form_length(req):
+            early = _read_all(req)
+            if early is not None and loaded.quick.passes(*head, early):
+                _replay(req, early)
+                req.secfilter_body = early  # for internal redirects (R8)
+                return apache.DECLINED
+    started = audit.begin(req)
     if threaded and not _state["threaded_warned"]:
         _state["threaded_warned"] = True
         _log(req, "mod_security: Apache runs a threaded MPM; mod_python filters crash there, "
@@ -109,7 +118,7 @@ def _inspect(req) -> int:
     tx = Transaction(policy, request, clocks(), ProgramRunner(lambda m: _log(req, m)))
     req.secfilter_tx = tx
     req.register_cleanup(_cleanup, req)
-    body = _read_body(req, tx) if tx.wants_body else None
+    body = _feed(req, tx, early) if tx.wants_body else None
     verdict = tx.finish_request()
     audit.note_phase(req, "request", started)
     if body is not None and not verdict.blocks:
@@ -120,8 +129,15 @@ def _inspect(req) -> int:
     return _answer(req, tx, verdict)
 
 
-def _read_body(req, tx: Transaction) -> bytes | None:
-    """Read the whole body once (Content-Length bounded) and feed the engine."""
+def _form_length(req) -> bool:
+    """A body the quick lane may judge: urlencoded, with a Content-Length."""
+    kind = (req.headers_in.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    length = (req.headers_in.get("Content-Length") or "").strip()
+    return kind == "application/x-www-form-urlencoded" and length not in ("", "0")
+
+
+def _read_all(req) -> bytes | None:
+    """Read the whole body once (Apache bounds it by Content-Length)."""
     chunks = []
     try:
         while True:
@@ -129,11 +145,20 @@ def _read_body(req, tx: Transaction) -> bytes | None:
             if not chunk:
                 break
             chunks.append(chunk)
-            tx.feed_body(chunk)
     except apache.SERVER_RETURN:
         return None
-    req.secfilter_body = b"".join(chunks)
-    return req.secfilter_body
+    return b"".join(chunks)
+
+
+def _feed(req, tx: Transaction, early: bytes | None) -> bytes | None:
+    """Give the engine the body: the one read for the quick lane, or read it now."""
+    body = early if early is not None else _read_all(req)
+    if body is None:
+        return None
+    for start in range(0, len(body), CHUNK):
+        tx.feed_body(body[start:start + CHUNK])
+    req.secfilter_body = body
+    return body
 
 
 def _replay(req, body: bytes) -> None:

@@ -42,8 +42,10 @@ from typing import Any
 import ahocorasick
 
 from ..policy.model import Policy, Rule
+from ..request.checks.url_encoding import BAD_PERCENT as _BAD_PERCENT
 from ..request.normalise import normalise
 from ..request.variables import resolve
+from .body import body_kind
 from .factors import fold_text
 from .prefilter import plan_for
 
@@ -112,15 +114,20 @@ class QuickLane:
     max_cookies: int
     #: Some rule reads a value normalisation never touches (``RAW_VARIABLES``).
     reads_raw: bool
+    check_url_encoding: bool
+    #: Longest urlencoded body judged here (SecUploadInMemoryLimit).
+    max_body: int
 
     def passes(self, method: str, uri: str, protocol: str,
-               headers: Sequence[tuple[str, str]]) -> bool:
+               headers: Sequence[tuple[str, str]], body: bytes | None = None) -> bool:
         """True only when the transaction would pass the request and log nothing.
 
-        The caller has checked that no ``MODSEC_ENABLE`` override is set
-        (``ENV_OVERRIDE``) and that the request is not a subrequest.  Written
-        for speed: a few C-level passes over the joined head, and the details
-        (body, cookie and parameter counts) only when a cheap test says so.
+        ``body`` is the whole request body when the caller has read it (only
+        an urlencoded one can be judged here).  The caller has checked that no
+        ``MODSEC_ENABLE`` override is set (``ENV_OVERRIDE``) and that the
+        request is not a subrequest.  Written for speed: a few C-level passes
+        over the joined head, the details (body, cookie and parameter counts)
+        only when a cheap test says so.
         """
         the_request = f"{method} {uri} {protocol}" if protocol else f"{method} {uri}"
         head = "\n".join([the_request, *[f"{n}: {v}" for n, v in headers]])
@@ -128,7 +135,7 @@ class QuickLane:
             return False
         names = ",".join([n for n, _ in headers]).lower()
         if ("content-length" in names or "transfer-encoding" in names) \
-                and _may_have_body(headers):
+                and _may_have_body(headers) and not (body and _form_body(headers)):
             return False
         if "cookie" in names and not self._cookies_hold(headers):
             return False
@@ -138,9 +145,24 @@ class QuickLane:
         if (self.check_utf8 or self.out_of_range is not None) and not self._checks_pass(
                 the_request, headers, head):
             return False
-        return not self._any_string(the_request, head, names)
+        form = self._form_text(query, body) if body else ""
+        return form is not None and not self._any_string(the_request, head, names, form)
 
-    def _any_string(self, the_request: str, head: str, names: str) -> bool:
+    def _form_text(self, query: str, body: bytes) -> str | None:
+        """An urlencoded body as its rules see it (payload, parameters, ARGS with the
+        query's), or None when the transaction must judge it."""
+        if self.check_utf8 or self.out_of_range is not None or len(body) > self.max_body:
+            return None
+        if self.check_url_encoding and _BAD_PERCENT.search(body):
+            return None
+        pieces = body.split(b"&")
+        if len(pieces) + query.count("&") + 1 > self.max_args \
+                or not all(b"=" in piece for piece in pieces):
+            return None
+        text = normalise(body.decode("latin-1"))
+        return f"{text}\n{normalise(query)}&{text}" if query else text
+
+    def _any_string(self, the_request: str, head: str, names: str, form: str) -> bool:
         """Whether a required string occurs in the head as some rule could see it.
 
         Normalised (headers keep ``+``); the request line also with ``+`` as a
@@ -153,6 +175,8 @@ class QuickLane:
             text += "\n" + normalise(the_request)
         if text != head and (self.reads_raw or _changes(names)):
             text += "\n" + head
+        if form:
+            text += "\n" + form
         folded = fold_text(text)
         return folded is None or self.occurs(folded)
 
@@ -188,6 +212,13 @@ def _changes(names: str) -> bool:
     return "/" in names or "\x00" in names
 
 
+def _form_body(headers: Sequence[tuple[str, str]]) -> bool:
+    """A body the lane may judge: urlencoded, sent with a Content-Length."""
+    kinds = [v for n, v in headers if n.lower() == "content-type"]
+    chunked = any(n.lower() == "transfer-encoding" for n, _ in headers)
+    return not chunked and bool(kinds) and body_kind(kinds[0]) == "urlencoded"
+
+
 def _may_have_body(headers: Sequence[tuple[str, str]]) -> bool:
     """As the transaction judges it: a Transfer-Encoding, or a Content-Length not 0."""
     return any(n.lower() in _BODY_HEADERS and v.strip() not in ("", "0") for n, v in headers)
@@ -208,7 +239,8 @@ def _build(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
     s = policy.settings
     return QuickLane(_presence(plan.main_strings), s.check_unicode_encoding,
                      _out_of_range(*s.byte_range), max_args, max_cookies,
-                     any(_reads_raw(rule) for rule in plan.rules))
+                     any(_reads_raw(rule) for rule in plan.rules), s.check_url_encoding,
+                     s.upload_in_memory_limit if s.scan_post else 0)
 
 
 #: Up to this many strings, ``str.__contains__`` (a fast C search per string)

@@ -15,14 +15,14 @@ import re
 
 from apache_secfilter.request.normalise import latin1_bytes
 
-__all__ = ["NON_HEX", "NOT_ENOUGH", "check_url_encoding"]
+__all__ = ["BAD_PERCENT", "NON_HEX", "NOT_ENOUGH", "check_url_encoding"]
 
 NON_HEX = "Invalid URL encoding: non-hexadecimal digits used"
 NOT_ENOUGH = "Invalid URL encoding: not enough characters at the end of input"
 
 #: A ``%`` that does not start a valid pair.  A valid pair holds no ``%``, so
 #: the first match is the first ``%`` a left-to-right scan would reject.
-_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 def check_url_encoding(raw: bytes) -> str | None:
@@ -34,7 +34,7 @@ def check_url_encoding(raw: bytes) -> str | None:
     data = latin1_bytes(raw)
     if b"%" not in data:
         return None
-    bad = _BAD_PERCENT.search(data)
+    bad = BAD_PERCENT.search(data)
     if bad is None:
         return None
     if len(data) - bad.start() < 3:

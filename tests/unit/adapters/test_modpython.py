@@ -204,3 +204,15 @@ def test_a_benign_head_passes_without_a_transaction(monkeypatch: pytest.MonkeyPa
     overridden = FakeRequest(config, "GET", "/x.php?id=4")
     overridden.subprocess_env["MODSEC_ENABLE"] = "Off"
     assert hook.fixuphandler(overridden) == -1 and overridden.secfilter_tx is not None
+
+
+def test_a_benign_form_is_replayed_without_a_transaction(monkeypatch: pytest.MonkeyPatch,
+                                                         config: str) -> None:
+    hook = load_hook(monkeypatch)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    clean = FakeRequest(config, "POST", "/x.php", b"name=J%41ne&city=Paris", form)
+    assert hook.fixuphandler(clean) == -1 and not hasattr(clean, "secfilter_tx")
+    assert clean.secfilter_replay == b"name=J%41ne&city=Paris"
+    attack = FakeRequest(config, "POST", "/x.php", b"f=%2Fetc%2Fpasswd", form)
+    assert hook.fixuphandler(attack) == 500 and attack.secfilter_tx is not None
+    assert attack.secfilter_body == b"f=%2Fetc%2Fpasswd"  # read once, fed to the engine
