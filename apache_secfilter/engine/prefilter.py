@@ -127,9 +127,8 @@ class Plan:
                 self.owners[source].setdefault(key, []).append(number)
 
 
-def _holds_all(value: str, sets: tuple[frozenset[str], ...]) -> bool:
-    """Whether the folded value holds a string of each set (True when unjudged)."""
-    folded = fold_text(value)
+def _holds_all(folded: str | None, sets: tuple[frozenset[str], ...]) -> bool:
+    """Whether a folded value holds a string of each set (True when unjudged: None)."""
     return folded is None or all(any(s in folded for s in strings) for strings in sets)
 
 
@@ -158,6 +157,8 @@ class SourceHits:
     where: dict[int, list[int]] = field(default_factory=dict)
     #: positions of targets the prefilter cannot judge (every rule searches them)
     unjudged: list[int] = field(default_factory=list)
+    #: each target's folded value (None: not Latin-1), for ``Plan.rule_also``
+    folded: list[str | None] = field(default_factory=list)
 
     def positions(self, keys: tuple[int, ...]) -> list[int]:
         """Positions a rule with these string ids must search, in order."""
@@ -200,8 +201,11 @@ class Scan:
         out: list[Target] = []
         for source in self.plan.rule_sources[rule]:
             targets = self.targets(source)
-            found = [targets[p] for p in self.source_hits(source).positions(keys)]
-            out += [t for t in found if _holds_all(t.value, also)] if also else found
+            hits = self.source_hits(source)
+            positions = hits.positions(keys)
+            if also:
+                positions = [p for p in positions if _holds_all(hits.folded[p], also)]
+            out += [targets[p] for p in positions]
         return out
 
     def source_hits(self, source: int) -> SourceHits:
@@ -227,6 +231,7 @@ class Scan:
         if folded is None or joined.count(SEPARATOR) != len(values) - 1:
             self._scan_each(values, found)
             return
+        found.folded = folded.split(SEPARATOR)
         hits = list(self._iter(folded if ahocorasick.unicode else folded.encode("latin-1")))
         if len(hits) > FEW_HITS:
             ends = list(accumulate(len(v) + 1 for v in values))
@@ -245,6 +250,7 @@ class Scan:
     def _scan_each(self, values: list[str], found: SourceHits) -> None:
         for position, value in enumerate(values):
             folded = fold_text(value)
+            found.folded.append(folded)
             if folded is None:
                 found.unjudged.append(position)
                 continue
@@ -269,8 +275,12 @@ class Scan:
         if found.unjudged:
             return self.plan.source_rules[source]
         out: list[int] = []
-        for key in found.where:
-            out += owners.get(key, ())
+        also, folded = self.plan.rule_also, found.folded
+        for key, positions in found.where.items():
+            for rule in owners.get(key, ()):
+                # live only where a value also holds one string of each other set
+                if not also[rule] or any(_holds_all(folded[p], also[rule]) for p in positions):
+                    out.append(rule)
         return out
 
 
