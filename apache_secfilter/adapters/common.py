@@ -81,15 +81,9 @@ class PolicyCache:
         self._loaded: dict[str, LoadedPolicy] = {}
         self._warned: set[str] = set()
 
-    def _cached(self, path: str) -> PolicySource | None:
-        directory = self.cache_dir or os.environ.get(CACHE_DIR_ENV)
-        return policy_cache.read(directory, path) if directory else None
-
-    def _store(self, path: str, source: PolicySource) -> None:
+    @staticmethod
+    def _store(directory: str, path: str, source: PolicySource) -> None:
         """Write the cache entry; a failure is a warning, never a denial."""
-        directory = self.cache_dir or os.environ.get(CACHE_DIR_ENV)
-        if not directory:
-            return
         try:
             policy_cache.write(directory, path, source)
         except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
@@ -121,11 +115,16 @@ class PolicyCache:
 
     def _load(self, path: str) -> LoadedPolicy:
         try:
-            source = self._cached(path)
+            directory = self.cache_dir or os.environ.get(CACHE_DIR_ENV)
+            if not directory:
+                return LoadedPolicy(path, _compiled(path))
+            source = policy_cache.read(directory, path)
             if source is None:
-                source = load_source(path)
-                prepare(source)
-                self._store(path, source)
+                with policy_cache.compiling(directory, path):  # one child compiles
+                    source = policy_cache.read(directory, path)  # one finished meanwhile?
+                    if source is None:
+                        source = _compiled(path)
+                        self._store(directory, path, source)
             return LoadedPolicy(path, source)
         except SecFilterError as exc:
             return LoadedPolicy(path, None, str(exc))
@@ -135,6 +134,12 @@ class PolicyCache:
 
 POLICIES = PolicyCache()
 CACHE_DIR_ENV = "SECFILTER_CACHE_DIR"
+
+
+def _compiled(path: str) -> PolicySource:
+    source = load_source(path)
+    prepare(source)
+    return source
 
 
 def prepare(source: PolicySource) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import copyreg
+import fcntl
 import hashlib
 import io
 import os
@@ -31,7 +32,8 @@ import pickle
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -126,6 +128,42 @@ def read(cache_dir: str, config_path: str) -> PolicySource | None:
     if stored != fingerprint(source.files or (config_path,), source.is_apache_config):
         return None
     return source
+
+
+#: Longest wait for another process compiling the same configuration.
+COMPILE_WAIT_S = 60.0
+
+
+@contextlib.contextmanager
+def compiling(cache_dir: str, config_path: str,
+              wait_s: float = COMPILE_WAIT_S) -> Iterator[None]:
+    """Hold the configuration's compile lock (``flock``) while compiling it.
+
+    Apache starts all its children at once: without this, every one of them
+    would find no entry and compile.  With it, one compiles and writes while
+    the others wait, then read its entry.  A lock that cannot be taken (no
+    directory, or a holder past ``wait_s``) just means compiling anyway.
+    """
+    handle = None
+    try:
+        os.makedirs(cache_dir, mode=0o700, exist_ok=True)
+        handle = open(entry_path(cache_dir, config_path) + ".lock", "ab")  # noqa: SIM115
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+    except OSError:
+        pass
+    try:
+        yield
+    finally:
+        if handle is not None:
+            handle.close()  # releases the lock
 
 
 def write(cache_dir: str, config_path: str, source: PolicySource) -> None:

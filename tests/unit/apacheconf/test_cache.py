@@ -151,3 +151,33 @@ def test_children_starting_together_never_read_half_an_entry(rules: Path,
         hits = pool.starmap(_load_many, [(str(rules), directory, 15)] * 4)
     assert sum(hits) == 60
     assert [n for n in os.listdir(directory) if n.startswith(".tmp-")] == []
+
+
+def _start_child(path: str, directory: str, barrier) -> bool:  # noqa: ANN001
+    policies = PolicyCache()
+    policies.cache_dir = directory
+    barrier.wait()  # as Apache's children do: all at once
+    return policies.get(path).source is not None
+
+
+def test_children_starting_together_compile_once(rules: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    marks = tmp_path / "compiled"
+    real = common._compiled
+
+    def counted(path: str):  # noqa: ANN202
+        with marks.open("a") as handle:
+            handle.write("x\n")
+        return real(path)
+
+    monkeypatch.setattr(common, "_compiled", counted)
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(4)
+    procs = [context.Process(target=_start_child, args=(str(rules), str(tmp_path / "c"),
+                                                        barrier)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    assert marks.read_text().count("x") == 1
