@@ -13,8 +13,13 @@ for the comparison with mod_security2, as the ``SecRule`` that does the same
 candidate that matches any benign workload is dropped: the benchmark measures
 what rules cost when they do not fire, as on almost every real request.
 
+The seed article's configuration (``apache_secfilter/data/demo/demo.conf``
+without its log files) has a hand-written mod_security2 translation too, so
+that the in-Apache benchmark compares the same rules at every size.
+
     python benchmarks/ruleset.py 1000 > rules.conf        # 1.x
     python benchmarks/ruleset.py 1000 --secrule > rules2.conf
+    python benchmarks/ruleset.py seed --secrule > seed2.conf
 """
 
 from __future__ import annotations
@@ -24,12 +29,25 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import regex
 
+import apache_secfilter
 from apache_secfilter.language.grammar import quote_argument
 
 MAIN_TARGETS = "ARGS|HEADERS_VALUES|REQUEST_URI"
+#: The transformations every translated rule applies, as 1.x normalised every value.
+SECRULE_TRANSFORMS = "t:none,t:urlDecode,t:replaceNulls,t:normalisePath,t:lowercase"
+DEMO = Path(apache_secfilter.__file__).parent / "data" / "demo" / "demo.conf"
+#: What a 1.x ``SecFilter`` reads (request line, headers, body), in mod_security2 terms.
+#: mod_security2 fills REQUEST_BODY only for urlencoded bodies, not for multipart ones.
+SIMPLE_TARGETS = "REQUEST_LINE|REQUEST_HEADERS|REQUEST_BODY"
+#: 1.x options of the seed that need no mod_security2 line: they are its defaults
+#: (all bytes allowed, no Unicode check, no debug log) or are set by the site
+#: (no audit log: the seed's SecAuditLog line is dropped with the other log lines).
+SEED_SILENT_OPTIONS = ("SecFilterCheckUnicodeEncoding", "SecFilterForceByteRange",
+                       "SecFilterDebugLevel", "SecAuditEngine")
 
 SQL_FUNCTIONS = (
     "benchmark", "sleep", "pg_sleep", "load_file", "char", "concat", "concat_ws",
@@ -172,8 +190,11 @@ class GeneratedRule:
         targets = (self.targets.replace("HEADERS_VALUES", "REQUEST_HEADERS")
                    .replace("HTTP_User-Agent", "REQUEST_HEADERS:User-Agent"))
         actions = (f"id:{rule_id},phase:2,deny,status:403,log,msg:'{self.family}',"
-                   "t:none,t:urlDecode,t:replaceNulls,t:normalisePath,t:lowercase")
-        return " ".join(("SecRule", targets, quote_argument(self.pattern),
+                   + SECRULE_TRANSFORMS)
+        # mod_security2 reads a leading "@" as an operator name (@java... -> "Failed to
+        # resolve operator"): such a pattern needs its operator written out.
+        operator = f"@rx {self.pattern}" if self.pattern.startswith("@") else self.pattern
+        return " ".join(("SecRule", targets, quote_argument(operator),
                          quote_argument(actions)))
 
 
@@ -289,13 +310,91 @@ def rules_text(count: int, seed: int = 1, secrule: bool = False, first_id: int =
     return "\n".join(head + lines) + "\n"
 
 
+def seed_text() -> str:
+    """The article's configuration without its log files (which need a writable path)."""
+    lines = DEMO.read_text().splitlines()
+    keep = [ln for ln in lines if not ln.startswith(("SecAuditLog", "SecFilterDebugLog"))]
+    return "\n".join(keep) + "\n"
+
+
+#: ARGS values are URL-decoded already: decoding them again would test other text.
+ARGS_TRANSFORMS = "t:none,t:replaceNulls,t:normalisePath,t:lowercase"
+
+
+def _seed_rule(rule_id: int, targets: str, operator: str, transforms: str) -> str:
+    """One translated seed rule: the article's default action, deny with 500."""
+    actions = f"id:{rule_id},phase:2,deny,status:500,log,{transforms}"
+    return " ".join(("SecRule", targets, quote_argument(operator), quote_argument(actions)))
+
+
+def _seed_setting(directive: str, value: str) -> str | None:
+    """The mod_security2 setting for a 1.x option of the seed, or None when it needs none.
+
+    Unknown directives raise: if demo.conf grows, the translation must be
+    extended by hand rather than silently compare different rule sets.
+    """
+    if directive == "SecFilterEngine":
+        return f"SecRuleEngine {value}"
+    if directive == "SecFilterScanPOST":
+        return f"SecRequestBodyAccess {value}"
+    if directive == "SecFilterDefaultAction" and value == '"deny,log,status:500"':
+        return None  # written into every translated rule
+    if directive in SEED_SILENT_OPTIONS:
+        return None
+    raise ValueError(f"no mod_security2 translation for {directive} {value}")
+
+
+def _seed_rule_for(directive: str, rest: str, rule_id: int) -> str | None:
+    """The SecRule for a 1.x rule (or check) of the seed; None when it is not one."""
+    if directive == "SecFilter":
+        return _seed_rule(rule_id, SIMPLE_TARGETS, rest, SECRULE_TRANSFORMS)
+    if directive == "SecFilterSelective":
+        variable, pattern = rest.split(None, 1)
+        if not variable.startswith("ARG_"):
+            raise ValueError(f"no mod_security2 translation for {directive} {rest}")
+        return _seed_rule(rule_id, f"ARGS:{variable[4:]}", pattern, ARGS_TRANSFORMS)
+    if directive == "SecFilterCheckURLEncoding" and rest == "On":
+        return _seed_rule(rule_id, SIMPLE_TARGETS, "@validateUrlEncoding", "t:none")
+    return None
+
+
+def seed_secrule_text(first_id: int = 900001) -> str:
+    """The seed configuration as mod_security2 SecRules (for the in-Apache comparison)."""
+    settings: list[str] = []
+    rules: list[str] = []
+    for line in seed_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        directive, _, rest = line.partition(" ")
+        rest = rest.strip()
+        rule = _seed_rule_for(directive, rest, first_id + len(rules))
+        if rule:
+            rules.append(rule)
+        elif directive != "SecFilterCheckURLEncoding":
+            setting = _seed_setting(directive, rest)
+            settings += [setting] if setting else []
+    head = ["# The seed article's configuration (demo.conf), translated by benchmarks/ruleset.py"]
+    return "\n".join(head + settings + rules) + "\n"
+
+
+def text_for(size: str, secrule: bool = False) -> str:
+    """The rules file for a benchmark size: ``seed`` or a count of signatures."""
+    if size == "seed":
+        return seed_secrule_text() if secrule else seed_text()
+    return rules_text(int(size), secrule=secrule)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("count", type=int)
+    parser.add_argument("count", help="a number of signatures, or 'seed' for demo.conf")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--secrule", action="store_true", help="mod_security2 SecRule form")
     args = parser.parse_args()
-    print(rules_text(args.count, args.seed, args.secrule), end="")
+    if args.count == "seed":
+        print(text_for("seed", args.secrule), end="")
+    else:
+        print(rules_text(int(args.count), args.seed, args.secrule), end="")
 
 
 if __name__ == "__main__":

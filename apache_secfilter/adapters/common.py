@@ -20,6 +20,7 @@ from functools import cached_property
 
 from ..apacheconf import cache as policy_cache
 from ..apacheconf.source import PolicySource, load_source
+from ..engine.factors import forget_patterns
 from ..engine.prefilter import plan_for
 from ..engine.quick import ENV_OVERRIDE, QuickLane, quick_lane
 from ..engine.transaction import Clocks
@@ -152,6 +153,7 @@ def prepare(source: PolicySource) -> None:
     single = source.single_policy()
     if single is not None:
         quick_lane(single, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+    forget_patterns()  # their required strings now live in the plans
 
 
 def clocks() -> Clocks:

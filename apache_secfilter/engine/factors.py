@@ -306,3 +306,11 @@ BENIGN = "\0".join((
     "profile and insert your address. the union of all our shops, or the user's choice, "
     "is shown in the table below; we will call you in the afternoon. kind regards",
 ))
+
+
+def forget_patterns() -> None:
+    """Drop what was remembered about patterns (their parse results, string costs):
+    worth keeping while a configuration's sections are planned, not afterwards."""
+    required_sets.cache_clear()
+    required_strings.cache_clear()
+    benign_cost.cache_clear()

@@ -19,7 +19,13 @@ from ..errors import ConfigError, ConfigWarning, Location
 from ..language.actionlist import parse_action_list
 from ..language.ast import Directive
 from ..language.directives import validate
-from ..request.variables import Exclusions, UnknownVariable, VariableRef, resolve
+from ..request.variables import (
+    NO_EXCLUSIONS,
+    Exclusions,
+    UnknownVariable,
+    VariableRef,
+    resolve,
+)
 from ..request.variables.collections import header_key
 from .actions import BUILTIN_DEFAULT, ActionSet, build_action_set
 from .files import FileChecks
@@ -84,6 +90,8 @@ def compile_variables(text: str, location: Location) -> tuple[tuple[VariableRef,
     if not kept:
         raise ConfigError(f"variable list '{text}' excludes everything: name at least one "
                           "variable to test", location)
+    if not any(excluded.values()):
+        return kept, NO_EXCLUSIONS  # one shared object: most rules exclude nothing
     return kept, Exclusions(**{k: frozenset(v) for k, v in excluded.items()})
 
 
@@ -123,6 +131,7 @@ class _ContextCompiler:
     def __init__(self, name: str, files: FileChecks, inherited: Mapping[str, Any]) -> None:
         self.name = name
         self.files = files
+        self._action_sets: dict[ActionSet, ActionSet] = {}
         self.overrides: dict[str, Any] = {}
         self.rules: list[Rule] = []
         self.warnings: list[ConfigWarning] = []
@@ -193,7 +202,7 @@ class _ContextCompiler:
             if len(d.args) > 2:
                 raise ConfigError("SecFilter takes a pattern and an optional action list; "
                                   "to test one variable use SecFilterSelective", d.location)
-            variables, exclusions = (), Exclusions()
+            variables, exclusions = (), NO_EXCLUSIONS
             pattern_text, action_text = d.args[0], (d.args[1] if len(d.args) > 1 else None)
         else:
             variables, exclusions = compile_variables(d.args[0], d.location)
@@ -204,6 +213,8 @@ class _ContextCompiler:
             own = build_action_set(parse_action_list(action_text, d.location))
             self._check_action_files(own, d.location)
         actions = self._finish(self.templates.effective(own))
+        # one object per distinct action set: thousands of rules share a few (memory)
+        actions = self._action_sets.setdefault(actions, actions)
         phase = _phase(variables, d.location)
         if phase == "output" and (actions.chain or actions.skipnext):
             raise ConfigError("'chain' and 'skipnext' cannot be used on OUTPUT rules", d.location)

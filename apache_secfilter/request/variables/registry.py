@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Protocol
 
 from ..view import RequestView
@@ -111,6 +112,7 @@ class UnknownVariable(ValueError):
         self.two_x = two_x
 
 
+@lru_cache(maxsize=4096)
 def resolve(item: str) -> VariableRef:
     """Resolve one list item (``ARG_x``, ``!HTTP_Referer``) or raise UnknownVariable."""
     negated = item.startswith("!")
