@@ -26,7 +26,7 @@ from .version import __version__
 
 def real_clocks() -> Clocks:
     """The wall clock for TIME_* variables and a monotonic clock for budgets."""
-    return Clocks(datetime.now().astimezone(), time.monotonic)
+    return Clocks(datetime.now().astimezone(), time.thread_time)
 
 
 def inspect(policy: Policy, request: Request, body: bytes = b"",

@@ -158,7 +158,7 @@ def prepare(source: PolicySource) -> None:
 
 def clocks() -> Clocks:
     """The real clocks, read here (the engine never reads them itself)."""
-    return Clocks(datetime.now().astimezone(), time.monotonic)
+    return Clocks(datetime.now().astimezone(), time.thread_time)
 
 
 def cgi_environment(request: Request, verdict: Verdict) -> dict[str, str]:

@@ -59,7 +59,12 @@ def _bad_mode_override(env: dict | object) -> str | None:
 
 @dataclass(frozen=True)
 class Clocks:
-    """The time facts a transaction needs, given by the caller."""
+    """The time facts a transaction needs, given by the caller.
+
+    ``monotonic`` is the clock the time budget (L21) counts in: the adapters
+    give the thread's CPU time (``time.thread_time``), so that waiting for the
+    processor spends none of it; tests give counters.
+    """
 
     now: datetime
     monotonic: Callable[[], float]
