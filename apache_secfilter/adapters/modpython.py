@@ -31,7 +31,6 @@ from ..engine.transaction import Transaction
 from ..engine.verdict import Verdict
 from ..request.model import Response
 from . import modpython_audit as audit
-from .access_audit import with_unique_id
 from .common import POLICIES, clocks, env_updates, run_side_effects
 from .modpython_filter import AP_MODE_GETLINE, requested_bytes
 from .modpython_request import build_request, request_line, with_script_facts
@@ -112,7 +111,7 @@ def _inspect(req) -> int:
         _log(req, "mod_security: Apache runs a threaded MPM; mod_python filters crash there, "
                   "so request bodies and responses are not inspected. Use the prefork MPM, "
                   "or the mod_wsgi adapter.")
-    request = with_unique_id(build_request(req, no_body=threaded))
+    request = build_request(req, no_body=threaded)  # with a unique id
     policy = loaded.policy_for(request)
     request = with_script_facts(request, policy)
     tx = Transaction(policy, request, clocks(), ProgramRunner(lambda m: _log(req, m)))

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..policy.model import Policy
 from ..request.model import Request, ServerFacts
+from .sinks import new_unique_id
 
 _SCRIPT_FACTS = ("SCRIPT_UID", "SCRIPT_GID", "SCRIPT_USERNAME", "SCRIPT_GROUPNAME",
                  "SCRIPT_MODE")
@@ -105,6 +106,7 @@ def build_request(req, no_body: bool = False) -> Request:
         request_filename=filename, path_info=req.path_info or "", handler=req.handler,
         remote_host=_remote_host(req),
         remote_user=req.user or "", auth_type=req.ap_auth_type or "",
-        is_subrequest=req.main is not None, unique_id=env.get("UNIQUE_ID", ""))
+        is_subrequest=req.main is not None,
+        unique_id=env.get("UNIQUE_ID") or new_unique_id())  # ours without mod_unique_id
     headers = tuple((str(k), str(v)) for k, v in req.headers_in.items())
     return Request(method, uri, protocol, headers, remote_ip, remote_port, env, facts)

@@ -23,6 +23,7 @@ __all__ = [
     "compress_path",
     "latin1_bytes",
     "normalise",
+    "normalise_each",
     "replace_nuls",
     "url_decode",
 ]
@@ -134,3 +135,17 @@ def normalise(data: bytes | str, plus_as_space: bool = True) -> str:
     if "\x00" in text:
         text = text.replace("\x00", " ")
     return text
+
+
+def normalise_each(values: list[str], plus_as_space: bool = True) -> list[str]:
+    """``[normalise(v) for v in values]``, in one pass over the values joined by LF.
+
+    Every step acts alike on a value alone and inside the joined text: a
+    ``%xx`` pair, a run of ``/`` and a NUL never span the LF.  Only when a
+    value holds an LF itself, or decoding could make one (``%0a``), does each
+    value go alone.
+    """
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1 or "%0a" in joined.lower():
+        return [normalise(value, plus_as_space) for value in values]
+    return normalise(joined, plus_as_space).split("\n") if values else []

@@ -14,7 +14,7 @@ from functools import cached_property
 from .bodies.urlencoded import split_urlencoded
 from .checks.cookies import parse_cookies
 from .model import Request, Response
-from .normalise import normalise
+from .normalise import normalise, normalise_each
 
 
 def header_key(name: str) -> str:
@@ -115,8 +115,9 @@ class RequestView:
     @cached_property
     def headers(self) -> tuple[tuple[str, str], ...]:
         """Headers in order, values normalised (``+`` is not a space in headers)."""
-        return tuple((name, normalise(value, plus_as_space=False))
-                     for name, value in self.request.headers)
+        headers = self.request.headers
+        values = normalise_each([value for _, value in headers], plus_as_space=False)
+        return tuple(zip([name for name, _ in headers], values, strict=True))
 
     def header_values(self, name: str) -> list[str]:
         """Normalised values of one header; ``_`` in the name matches ``-``."""

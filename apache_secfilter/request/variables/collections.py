@@ -30,11 +30,12 @@ class Listing:
 
     def collect(self, view: RequestView, key: str | None, written: str,
                 excl: Exclusions) -> list[Target]:
-        out = []
-        for name, value in self.elements(view, excl):
-            text = {"name": name, "value": value, "pair": f"{name}: {value}"}[self.pick]
-            out.append(Target(f"{self.label}({name})", text))
-        return out
+        label, elements = self.label, self.elements(view, excl)
+        if self.pick == "value":
+            return [Target(f"{label}({name})", value) for name, value in elements]
+        if self.pick == "name":
+            return [Target(f"{label}({name})", name) for name, _ in elements]
+        return [Target(f"{label}({name})", f"{name}: {value}") for name, value in elements]
 
 
 @dataclass(frozen=True)

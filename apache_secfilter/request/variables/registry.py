@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..view import RequestView
 
 
-@dataclass(frozen=True)
-class Target:
-    """One value a rule tests, and the location printed when it matches."""
+class Target(NamedTuple):
+    """One value a rule tests, and the location printed when it matches.
+
+    A named tuple: a request makes dozens, and building one is a single C call.
+    """
 
     location: str
     value: str

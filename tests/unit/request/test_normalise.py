@@ -12,13 +12,14 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apache_secfilter.request.normalise import (
     compress_path,
     latin1_bytes,
     normalise,
+    normalise_each,
     replace_nuls,
     url_decode,
 )
@@ -149,3 +150,10 @@ def test_url_decode_never_grows_and_keeps_non_percent_text(data: bytes, plus: bo
     assert len(result) <= len(data)
     if b"%" not in data:
         assert result == (data.replace(b"+", b" ") if plus else data)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet="a/.%0Aa2F+\n\x00 %zzB", max_size=12), max_size=6),
+       st.booleans())
+def test_normalising_many_at_once_is_normalising_each(values: list[str], plus: bool) -> None:
+    assert normalise_each(values, plus) == [normalise(v, plus) for v in values]
