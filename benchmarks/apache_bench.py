@@ -3,21 +3,23 @@
 For the seed article's rules and for 100 / 1,000 / 5,000 generated signatures
 (``ruleset.py``, with the same rules translated to ``SecRule`` for
 mod_security2), it starts one private Apache at a time (prefork + mod_php) in
-four variants: ``bare`` (no firewall), ``secfilter-mod_python``,
-``secfilter-mod_wsgi`` and ``modsecurity2``; checks that every request does
-what it must; and measures each workload of ``apache_secfilter.cli.workloads``
-with wrk (8 connections).  Apache runs on core 0 and wrk on core 1, so that
-1e6 / requests-per-second is the CPU time one request takes in Apache, and the
-difference to ``bare`` is what the firewall adds; the CPU time Apache's
-processes really used is measured too, which stays right when something else
-takes part of core 0.  Repetitions alternate the variants and workloads, so
-slow drift of the machine affects all of them.  Memory (RSS, PSS) of the
-children and the time each instance needs to get ready are reported as well.
+the variants of ``apache_sites.VARIANTS``: ``bare`` (no firewall),
+``python-empty`` (mod_python with a handler that does nothing),
+``secfilter-mod_python``, ``secfilter-mod_wsgi`` and ``modsecurity2``; checks
+that every request does what it must; and measures each workload of
+``apache_secfilter.cli.workloads`` with wrk (8 connections).  Apache runs on
+core 0 and wrk on core 1, so that 1e6 / requests-per-second is the CPU time
+one request takes in Apache, and the difference to ``bare`` is what the
+firewall adds; the CPU time Apache's processes really used is measured too,
+which stays right when something else takes part of core 0.  Repetitions
+alternate the variants and workloads, so slow drift of the machine affects
+all of them.  Memory (RSS, PSS) of the children and the time each instance
+needs to get ready are reported as well.
 
 Run it as root from the project directory, on an idle machine, after
 ``apache/install-deps.sh`` and ``apache/install-bench-deps.sh``::
 
-    .venv/bin/python benchmarks/apache_bench.py            # about 25 minutes
+    .venv/bin/python benchmarks/apache_bench.py            # about 30 minutes
     .venv/bin/python benchmarks/apache_bench.py --quick    # about 3 minutes
     .venv/bin/python benchmarks/apache_bench.py --sizes seed,1000 --duration 8 --json out.json
 
