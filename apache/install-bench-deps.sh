@@ -22,10 +22,9 @@ set -euo pipefail
 packages=(wrk libapache2-mod-security2)
 mods_enabled=/etc/apache2/mods-enabled
 
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+# shellcheck source=apt-quietly.sh
+. "$(dirname "$0")/apt-quietly.sh"
+mapfile -t missing < <(missing_packages "${packages[@]}")
 if [ ${#missing[@]} -eq 0 ]; then
     echo "install-bench-deps: already installed: ${packages[*]}"
     exit 0
@@ -38,20 +37,8 @@ for mod in security2 unique_id; do
     [ -e "$mods_enabled/$mod.load" ] && was_enabled+=("$mod")
 done
 
-guard=""
-cleanup() { [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d; }
-trap cleanup EXIT
-if [ ! -e /usr/sbin/policy-rc.d ]; then
-    # exit status 101: "action forbidden"; invoke-rc.d then starts nothing
-    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    guard=yes
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
 # --no-install-recommends: the Core Rule Set (modsecurity-crs) is not used
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install_quietly "${missing[@]}"
 
 to_disable=()
 for mod in security2 unique_id; do

@@ -15,23 +15,12 @@ packages=(apache2 libapache2-mod-python libapache2-mod-wsgi-py3 libapache2-mod-p
           php-cli php-fpm python3-venv python3-regex python3-pyparsing python3-yaml
           python3-ahocorasick python3-sphinx python3-myst-parser curl ca-certificates)
 
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+# shellcheck source=apt-quietly.sh
+. "$here/apache/apt-quietly.sh"
+mapfile -t missing < <(missing_packages "${packages[@]}")
 if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" = 0 ] || { echo "install-deps: run as root to install: ${missing[*]}" >&2; exit 1; }
-    guard=""
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-        # keep apt from starting the system's apache2 and php-fpm services
-        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        guard=yes
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    [ -z "$guard" ] || rm -f /usr/sbin/policy-rc.d
+    apt_install_quietly "${missing[@]}"
 fi
 
 if [ ! -x "$venv/bin/python" ]; then

@@ -28,6 +28,9 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from apache_secfilter.server.instance import log_tail
+from apache_secfilter.server.processes import read_pid
+
 APACHE = "/usr/sbin/apache2"
 MODULES_DIR = "/usr/lib/apache2/modules"
 VARIANTS = ("bare", "python-empty", "secfilter-mod_python", "secfilter-mod_wsgi",
@@ -288,14 +291,6 @@ def _env() -> dict[str, str]:
     return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "LC_ALL": "C"}
 
 
-def _read_pid(path: str) -> int | None:
-    try:
-        with open(path, encoding="ascii") as handle:
-            return int(handle.read().strip() or 0) or None
-    except (OSError, ValueError):
-        return None
-
-
 def alive(pid: int) -> bool:
     """True while the process exists and is not a zombie."""
     try:
@@ -364,7 +359,7 @@ def start(site: Site, core: int) -> int:
                             timeout=120, check=False)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        pid = _read_pid(site.pid_file)
+        pid = read_pid(site.pid_file)
         if pid and alive(pid) and is_instance(pid, site):
             return pid
         if result.returncode != 0:
@@ -377,7 +372,7 @@ def start(site: Site, core: int) -> int:
 
 def stop(site: Site, pid: int | None = None, timeout: float = 20.0) -> None:
     """SIGTERM the instance's parent, wait for it and its children to exit; verify."""
-    pid = pid or _read_pid(site.pid_file)
+    pid = pid or read_pid(site.pid_file)
     if not pid or not alive(pid) or not is_instance(pid, site):
         return
     kids = children(pid)
@@ -389,15 +384,6 @@ def stop(site: Site, pid: int | None = None, timeout: float = 20.0) -> None:
     if left:
         raise ApacheError(f"{site.conf_path}: pid {left} still running {timeout:.0f} s "
                           "after SIGTERM")
-
-
-def log_tail(path: str, lines: int = 20) -> str:
-    """The last lines of a log file, for error messages."""
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return "".join(handle.readlines()[-lines:]).rstrip()
-    except OSError:
-        return f"({path} could not be read)"
 
 
 def memory_kib(pid: int) -> tuple[int, int]:
