@@ -8,7 +8,7 @@ read it back instead, as long as nothing it was made from has changed:
 
 * every file it read, by content (SHA-256), and the names in each directory
   holding one (an ``Include conf.d/*.conf`` picks up new files);
-* the process environment, for an Apache configuration (``${VAR}``);
+* the environment variables an Apache configuration names (``${VAR}``);
 * this package's, Python's and the ``regex`` module's versions.
 
 Any difference, an unreadable or damaged entry, or an entry this process
@@ -29,6 +29,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import stat
 import sys
 import tempfile
@@ -41,6 +42,7 @@ import regex
 
 from ..version import __version__
 from .source import PolicySource
+from .variables import ENVVARS
 
 #: Changes whenever what is pickled changes shape.
 FORMAT = 1
@@ -71,12 +73,12 @@ class Fingerprint:
     environ: str
 
 
-def _digest(path: str) -> str:
+def _read(path: str) -> bytes | None:
     try:
         with open(path, "rb") as handle:
-            return hashlib.sha256(handle.read()).hexdigest()
+            return handle.read()
     except OSError:
-        return "unreadable"
+        return None
 
 
 def _listing(directory: str) -> tuple[str, ...]:
@@ -86,20 +88,40 @@ def _listing(directory: str) -> tuple[str, ...]:
         return ()
 
 
-def _environ_digest(apache: bool) -> str:
-    if not apache:
-        return ""
-    items = "\0".join(f"{k}={v}" for k, v in sorted(os.environ.items()))
+_VARIABLE = re.compile(rb"\$\{([A-Za-z0-9_]+)\}")
+
+
+def _environ_digest(contents: Iterable[bytes]) -> str:
+    """The values of the environment variables the files name as ``${VAR}``.
+
+    Only those: the rest of the environment changes between Apache starts
+    (systemd's ``INVOCATION_ID``) without changing what the files say.
+    """
+    names = sorted({m.decode() for data in contents for m in _VARIABLE.findall(data)})
+    items = "\0".join(f"{name}={os.environ.get(name, chr(0))}" for name in names)
     return hashlib.sha256(items.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def fingerprint(files: Iterable[str], apache: bool) -> Fingerprint:
     """The fingerprint of these files as they are now."""
     paths = sorted({os.path.abspath(f) for f in files})
+    contents = {p: _read(p) for p in paths}
     directories = sorted({os.path.dirname(p) for p in paths})
     versions = (str(FORMAT), __version__, sys.version, regex.__version__)
-    return Fingerprint(versions, tuple((p, _digest(p)) for p in paths),
-                       tuple((d, _listing(d)) for d in directories), _environ_digest(apache))
+    digests = tuple((p, "unreadable" if data is None else hashlib.sha256(data).hexdigest())
+                    for p, data in contents.items())
+    environ = _environ_digest(d for d in contents.values() if d) if apache else ""
+    return Fingerprint(versions, digests, tuple((d, _listing(d)) for d in directories),
+                       environ)
+
+
+def _inputs(source: PolicySource, config_path: str) -> list[str]:
+    """Every file the configuration was made from; for an Apache configuration also
+    Debian's ``envvars`` beside it, whose exports ``${VAR}`` falls back to."""
+    files = list(source.files or (config_path,))
+    if source.is_apache_config:
+        files.append(os.path.join(os.path.dirname(os.path.abspath(config_path)), ENVVARS))
+    return files
 
 
 def entry_path(cache_dir: str, config_path: str) -> str:
@@ -125,7 +147,7 @@ def read(cache_dir: str, config_path: str) -> PolicySource | None:
         return None
     if not isinstance(source, PolicySource) or not isinstance(stored, Fingerprint):
         return None
-    if stored != fingerprint(source.files or (config_path,), source.is_apache_config):
+    if stored != fingerprint(_inputs(source, config_path), source.is_apache_config):
         return None
     return source
 
@@ -169,7 +191,7 @@ def compiling(cache_dir: str, config_path: str,
 def write(cache_dir: str, config_path: str, source: PolicySource) -> None:
     """Store ``source`` for the next process (atomically; errors propagate)."""
     os.makedirs(cache_dir, mode=0o700, exist_ok=True)  # first: it may sit beside the rules
-    stored = fingerprint(source.files or (config_path,), source.is_apache_config)
+    stored = fingerprint(_inputs(source, config_path), source.is_apache_config)
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((stored, source))
     fd, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=_SUFFIX)

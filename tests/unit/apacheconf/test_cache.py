@@ -181,3 +181,26 @@ def test_children_starting_together_compile_once(rules: Path, tmp_path: Path,
         proc.join(30)
         assert proc.exitcode == 0
     assert marks.read_text().count("x") == 1
+
+
+def test_only_the_variables_a_configuration_names_count(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "apache2.conf"
+    conf.write_text(APACHE.format(root=tmp_path).replace(
+        "ServerName a.test", "ServerName ${SITE_NAME}"))
+    monkeypatch.setenv("SITE_NAME", "a.test")
+    stored(tmp_path / "cache", conf)
+    monkeypatch.setenv("INVOCATION_ID", "a new one at every start")
+    assert cache.read(str(tmp_path / "cache"), str(conf)) is not None
+    monkeypatch.setenv("SITE_NAME", "b.test")
+    assert cache.read(str(tmp_path / "cache"), str(conf)) is None
+
+
+def test_a_changed_envvars_file_is_a_miss(tmp_path: Path) -> None:
+    conf = tmp_path / "apache2.conf"
+    conf.write_text(APACHE.format(root=tmp_path))
+    (tmp_path / "envvars").write_text("export APACHE_RUN_USER=www-data\n")
+    stored(tmp_path / "cache", conf)
+    assert cache.read(str(tmp_path / "cache"), str(conf)) is not None
+    (tmp_path / "envvars").write_text("export APACHE_RUN_USER=nobody\n")
+    assert cache.read(str(tmp_path / "cache"), str(conf)) is None
