@@ -185,6 +185,9 @@ def replay(filter) -> None:  # noqa: A002 - mod_python's name
         req.secfilter_pos = pos + len(chunk)
     if req.secfilter_pos >= len(body):
         filter.close()
+        # the body is out: later reads (PHP's next call, Apache discarding the rest)
+        # pass straight through mod_python's C code, which only finds the end of it
+        filter.disable()
 
 
 def _after_internal_redirect(req) -> int:
