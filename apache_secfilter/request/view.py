@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import cached_property
 
 from .bodies.urlencoded import split_urlencoded
-from .checks.cookies import parse_cookies
+from .checks.cookies import most_cookies, parse_cookies
 from .model import Request, Response
 from .normalise import normalise, normalise_each
 
@@ -130,14 +130,10 @@ class RequestView:
         return parse_cookies(values, self.options.cookie_format, self.options.max_cookies)
 
     def cookies_over_limit(self) -> bool:
-        """True when the request holds more cookies than the limit allows.
-
-        Each ``;`` or ``,`` starts at most one more cookie, so a request with
-        fewer separators than the limit is judged without parsing its cookies.
-        """
-        values = self.request.header_values("Cookie")
-        pieces = sum(v.count(";") + v.count(",") + 1 for v in values)
-        return pieces > self.options.max_cookies and self.cookie_jar.truncated
+        """True when the request holds more cookies than the limit allows
+        (parsed only when ``most_cookies`` says it might)."""
+        most = most_cookies(self.request.header_values("Cookie"))
+        return most > self.options.max_cookies and self.cookie_jar.truncated
 
     @cached_property
     def cookies(self) -> tuple[tuple[str, str], ...]:

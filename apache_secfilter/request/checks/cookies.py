@@ -51,6 +51,7 @@ __all__ = [
     "VALUE_MISSING",
     "CookieJar",
     "check_cookie_format",
+    "most_cookies",
     "parse_cookies",
 ]
 
@@ -157,6 +158,16 @@ def _headers(header_values: Iterable[str] | str) -> list[str]:
     if isinstance(header_values, str):
         return [header_values]
     return [value for value in header_values if isinstance(value, str)]
+
+
+def most_cookies(header_values: Iterable[str]) -> int:
+    """The most cookies these ``Cookie`` values can hold, without parsing them.
+
+    Each ``;`` or ``,`` starts at most one more cookie (under either parser), so
+    a request with fewer separators than the limit needs no parsing to know it
+    is within it.
+    """
+    return sum(v.count(";") + v.count(",") + 1 for v in header_values)
 
 
 def parse_cookies(header_values: Iterable[str] | str, version: int, max_cookies: int) -> CookieJar:
