@@ -63,12 +63,14 @@ class LoadedPolicy:
         return quick_lane(self.single, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
 
     def passes_quickly(self, method: str, uri: str, protocol: str,
-                       headers: Sequence[tuple[str, str]], env: Container[str]) -> bool:
+                       headers: Sequence[tuple[str, str]], env: Container[str],
+                       body: bytes | None = None) -> bool:
         """True when the request certainly passes with nothing to log: the hook can
-        let Apache go on without building a transaction."""
+        let Apache go on without building a transaction.  ``body``: the whole
+        request body, when the hook has read it."""
         lane = self.quick
         return lane is not None and ENV_OVERRIDE not in env \
-            and lane.passes(method, uri, protocol, headers)
+            and lane.passes(method, uri, protocol, headers, body)
 
 
 class PolicyCache:

@@ -26,7 +26,7 @@ from http import HTTPStatus
 
 from mod_python import apache  # type: ignore[import-not-found]
 
-from ..engine.quick import ENV_OVERRIDE
+from ..engine.body import body_kind
 from ..engine.transaction import Transaction
 from ..engine.verdict import Verdict
 from ..request.model import Response
@@ -95,13 +95,13 @@ def _inspect(req) -> int:
         return apache.HTTP_INTERNAL_SERVER_ERROR
     threaded = _threaded()
     early: bytes | None = None
-    if loaded.quick is not None and ENV_OVERRIDE not in req.subprocess_env:
-        head = (*request_line(req), req.headers_in.items())
-        if loaded.quick.passes(*head):
+    if loaded.quick is not None:
+        head = (*request_line(req), req.headers_in.items(), req.subprocess_env)
+        if loaded.passes_quickly(*head):
             return apache.DECLINED  # certainly passes, nothing to log: no transaction
-        if not threaded and _form_length(req):
+        if not threaded and _is_form(req):
             early = _read_all(req)
-            if early is not None and loaded.quick.passes(*head, early):
+            if early is not None and loaded.passes_quickly(*head, early):
                 _replay(req, early)
                 req.secfilter_body = early  # for internal redirects (R8)
                 return apache.DECLINED
@@ -128,11 +128,11 @@ def _inspect(req) -> int:
     return _answer(req, tx, verdict)
 
 
-def _form_length(req) -> bool:
-    """A body the quick lane may judge: urlencoded, with a Content-Length."""
-    kind = (req.headers_in.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+def _is_form(req) -> bool:
+    """A body worth reading early for the quick lane: an urlencoded form."""
     length = (req.headers_in.get("Content-Length") or "").strip()
-    return kind == "application/x-www-form-urlencoded" and length not in ("", "0")
+    return length not in ("", "0") \
+        and body_kind(req.headers_in.get("Content-Type") or "") == "urlencoded"
 
 
 def _read_all(req) -> bytes | None:

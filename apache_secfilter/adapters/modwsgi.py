@@ -196,7 +196,7 @@ class AccessCheck:
             return True  # certainly passes, nothing to log: no transaction
         request = with_unique_id(request_from_environ(environ, remote_host=host,
                                                       extra_env=NO_BODY_ENV))
-        policy = self.policy or POLICIES.get(self.config_path).policy_for(request)
+        policy = self.policy or loaded.policy_for(request)
         if policy.settings.engine == "DynamicOnly":  # decisions L11, per section
             write_log(errors, f"mod_security: SecFilterEngine DynamicOnly cannot be used with "
                               f"{ADAPTER}; request denied")
