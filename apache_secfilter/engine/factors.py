@@ -210,9 +210,9 @@ def _tree(source: str) -> sre_parse.SubPattern | None:
     return None if tree.state.flags & re.VERBOSE else tree
 
 
-@lru_cache(maxsize=16384)
 def required_strings(source: str) -> frozenset[str] | None:
-    """Folded strings, one of which every match of ``source`` contains; or None."""
+    """Folded strings, one of which every match of ``source`` contains; or None
+    (the first of ``required_sets``, which remembers it)."""
     sets = required_sets(source)
     return sets[0] if sets else None
 
@@ -312,5 +312,4 @@ def forget_patterns() -> None:
     """Drop what was remembered about patterns (their parse results, string costs):
     worth keeping while a configuration's sections are planned, not afterwards."""
     required_sets.cache_clear()
-    required_strings.cache_clear()
     benign_cost.cache_clear()
