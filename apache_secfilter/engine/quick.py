@@ -1,11 +1,12 @@
-"""The quick lane: most requests are decided "pass" from their raw head alone.
+"""The quick lane: most requests are decided "pass" from their raw head (and form).
 
 Almost every request a site receives matches no rule.  For those, building
 the whole ``Request``/``RequestView``/``Transaction`` machinery costs far
 more than the answer is worth, above all inside Apache, where every Python
 object touched is a cache miss.  The quick lane answers "this request passes,
-with nothing to log" from the request line and the headers, in one
-Aho-Corasick scan, or says "don't know" and the caller runs the transaction.
+with nothing to log" from the request line, the headers and an urlencoded
+body, in one search for the rules' strings, or says "don't know" and the
+caller runs the transaction.
 It never says "pass" where the transaction would do anything else.
 
 Why the answer is exact.  Every rule of the policy has required strings
@@ -19,8 +20,10 @@ normalisation is then path compression, NUL replacement and, for query
 values, ``+`` as a space, and all three act alike on a value and on any
 stretch of text containing it, because every value is cut out of its line at
 characters those steps do not touch (``?``, ``&``, ``=``, ``;``, ``,``,
-quotes, blanks, ``:``).  So when neither form of the joined head (``+`` kept,
-``+`` as a space) holds any required string, no rule can match.  What the
+quotes, blanks, ``:``).  A form body is decoded as a whole for the same reason
+(a ``%xx`` pair never spans ``&`` or ``=``).  So when no form of the joined
+text (``+`` kept, ``+`` as a space, raw, the form) holds any required string,
+no rule can match.  What the
 transaction checks besides the rules (the URL-encoding, UTF-8 and byte-range
 checks, the parameter and cookie limits, a request body) is either shown to
 pass here or makes the lane step aside; policies that log or act on passing
@@ -56,7 +59,7 @@ HEAD_VARIABLES = (
     "ARGS", "ARGS_NAMES", "ARGS_VALUES", "ARG_x",
     "HEADERS", "HEADERS_NAMES", "HEADERS_VALUES", "HTTP_x", "HEADER_x",
     "COOKIES", "COOKIES_NAMES", "COOKIES_VALUES", "COOKIE_x",
-    "POST_PAYLOAD",  # absent: the lane only takes requests without a body
+    "POST_PAYLOAD",  # absent, or the urlencoded form the lane decodes as a whole
 )
 #: Of those, the variables whose values are not normalised: the raw head holds them.
 RAW_VARIABLES = ("REQUEST_METHOD", "SERVER_PROTOCOL", "HEADERS_NAMES", "COOKIES",
@@ -67,11 +70,11 @@ ENV_OVERRIDE = "MODSEC_ENABLE"
 _BODY_HEADERS = ("content-length", "transfer-encoding")
 
 
-def _head_families() -> list[Any]:
-    return [resolve(name).family for name in HEAD_VARIABLES]
+def _families(names: tuple[str, ...]) -> list[Any]:
+    return [resolve(name).family for name in names]
 
 
-HEAD_FAMILIES = _head_families()
+HEAD_FAMILIES = _families(HEAD_VARIABLES)
 
 
 def _family_ok(rule: Rule) -> bool:
@@ -87,7 +90,7 @@ def _family_ok(rule: Rule) -> bool:
                 or (rule.exclusions.cookies and "COOKIES" in written))
 
 
-RAW_FAMILIES = [resolve(name).family for name in RAW_VARIABLES]
+RAW_FAMILIES = _families(RAW_VARIABLES)
 
 
 def _reads_raw(rule: Rule) -> bool:
