@@ -85,10 +85,10 @@ class PolicyCache:
         self._warned: set[str] = set()
 
     @staticmethod
-    def _store(directory: str, path: str, source: PolicySource) -> None:
+    def _store(directory: str, path: str, source: PolicySource, started: float) -> None:
         """Write the cache entry; a failure is a warning, never a denial."""
         try:
-            policy_cache.write(directory, path, source)
+            policy_cache.write(directory, path, source, compiled_at=started)
         except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
             warning = ConfigWarning(f"compiled-policy cache {directory} not written: {exc}")
             source.warnings = (*source.warnings, warning)
@@ -126,8 +126,9 @@ class PolicyCache:
                 with policy_cache.compiling(directory, path):  # one child compiles
                     source = policy_cache.read(directory, path)  # one finished meanwhile?
                     if source is None:
+                        started = time.time()
                         source = _compiled(path)
-                        self._store(directory, path, source)
+                        self._store(directory, path, source, started)
             return LoadedPolicy(path, source)
         except SecFilterError as exc:
             return LoadedPolicy(path, None, str(exc))

@@ -188,10 +188,32 @@ def compiling(cache_dir: str, config_path: str,
             handle.close()  # releases the lock
 
 
-def write(cache_dir: str, config_path: str, source: PolicySource) -> None:
-    """Store ``source`` for the next process (atomically; errors propagate)."""
+def _changed_since(paths: list[str], moment: float) -> bool:
+    """Whether a file or its directory was modified at or after ``moment``."""
+    places = {os.path.abspath(p) for p in paths}
+    places |= {os.path.dirname(p) for p in places}
+    for place in places:
+        try:
+            if os.stat(place).st_mtime >= moment:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def write(cache_dir: str, config_path: str, source: PolicySource,
+          compiled_at: float | None = None) -> bool:
+    """Store ``source`` for the next process (atomically; errors propagate).
+
+    ``compiled_at`` is when compiling began (``time.time()``): if a file was
+    changed since, the fingerprint taken now could describe text the compile
+    did not read, so nothing is stored (False).
+    """
     os.makedirs(cache_dir, mode=0o700, exist_ok=True)  # first: it may sit beside the rules
-    stored = fingerprint(_inputs(source, config_path), source.is_apache_config)
+    inputs = _inputs(source, config_path)
+    if compiled_at is not None and _changed_since(inputs, compiled_at):
+        return False
+    stored = fingerprint(inputs, source.is_apache_config)
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((stored, source))
     fd, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=_SUFFIX)
@@ -203,3 +225,4 @@ def write(cache_dir: str, config_path: str, source: PolicySource) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+    return True

@@ -204,3 +204,14 @@ def test_a_changed_envvars_file_is_a_miss(tmp_path: Path) -> None:
     assert cache.read(str(tmp_path / "cache"), str(conf)) is not None
     (tmp_path / "envvars").write_text("export APACHE_RUN_USER=nobody\n")
     assert cache.read(str(tmp_path / "cache"), str(conf)) is None
+
+
+def test_a_file_changed_while_compiling_is_not_stored(rules: Path, tmp_path: Path) -> None:
+    import time
+
+    source = load_source(str(rules))
+    compiled_at = time.time()
+    os.utime(rules, (compiled_at + 1, compiled_at + 1))  # edited after compiling began
+    assert cache.write(str(tmp_path / "cache"), str(rules), source, compiled_at) is False
+    assert cache.read(str(tmp_path / "cache"), str(rules)) is None
+    assert cache.write(str(tmp_path / "cache"), str(rules), source, compiled_at + 2) is True
