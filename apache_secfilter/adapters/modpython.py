@@ -129,10 +129,10 @@ def _inspect(req) -> int:
 
 
 def _is_form(req) -> bool:
-    """A body worth reading early for the quick lane: an urlencoded form."""
+    """A body worth reading early for the quick lane: a form, urlencoded or multipart."""
     length = (req.headers_in.get("Content-Length") or "").strip()
     return length not in ("", "0") \
-        and body_kind(req.headers_in.get("Content-Type") or "") == "urlencoded"
+        and body_kind(req.headers_in.get("Content-Type") or "") in ("urlencoded", "multipart")
 
 
 def _read_all(req) -> bytes | None:
