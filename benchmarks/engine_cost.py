@@ -77,7 +77,7 @@ def request_runner(policy: Policy, work: Workload, fast: bool) -> Callable[[], s
 def hook_runner(policy: Policy, work: Workload) -> Callable[[], str]:
     """What the mod_python hook does: the quick lane, and the transaction when it
     cannot say "pass" (the body is given to the lane only when it is a form)."""
-    lane = quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+    lane = quick_lane(policy, DEFAULT_LIMITS)
     transaction = request_runner(policy, work, True)
     req = work.request
     kind = (req.header("Content-Type") or "").split(";")[0].strip().lower()

@@ -60,7 +60,7 @@ class LoadedPolicy:
         """The quick lane of the one policy every request gets, if there is one."""
         if self.single is None:
             return None
-        return quick_lane(self.single, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+        return quick_lane(self.single, DEFAULT_LIMITS)
 
     def passes_quickly(self, method: str, uri: str, protocol: str,
                        headers: Sequence[tuple[str, str]], env: Container[str],
@@ -155,7 +155,7 @@ def prepare(source: PolicySource) -> None:
         plan_for(policy)
     single = source.single_policy()
     if single is not None:
-        quick_lane(single, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+        quick_lane(single, DEFAULT_LIMITS)
     forget_patterns()  # their required strings now live in the plans
 
 

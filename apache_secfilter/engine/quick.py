@@ -44,7 +44,13 @@ from typing import Any
 
 import ahocorasick
 
+from ..errors import RequestError
+from ..limits import Limits
 from ..policy.model import Policy, Rule
+from ..request.bodies.multipart import boundary_from_content_type
+from ..request.bodies.multipart_common import common_fields
+from ..request.bodies.spool import can_spill
+from ..request.bodies.urlencoded import encode_urlencoded
 from ..request.checks.cookies import most_cookies
 from ..request.checks.url_encoding import BAD_PERCENT as _BAD_PERCENT
 from ..request.normalise import normalise
@@ -114,20 +120,25 @@ class QuickLane:
     occurs: Callable[[str], bool]
     check_utf8: bool
     out_of_range: re.Pattern[str] | None
-    max_args: int
-    max_cookies: int
     #: Some rule reads a value normalisation never touches (``RAW_VARIABLES``).
     reads_raw: bool
     check_url_encoding: bool
-    #: Longest urlencoded body judged here (SecUploadInMemoryLimit).
-    max_body: int
+    #: Bodies are inspected (SecFilterScanPOST On); otherwise the lane ignores them too.
+    scans_body: bool
+    #: Multipart bodies may be judged here: no upload is kept or handed to a script.
+    judges_uploads: bool
+    limits: Limits
+    #: Bodies above this size would be spilled (SecUploadInMemoryLimit) to ``spool_dir``.
+    in_memory: int
+    spool_dir: str | None
 
     def passes(self, method: str, uri: str, protocol: str,
                headers: Sequence[tuple[str, str]], body: bytes | None = None) -> bool:
         """True only when the transaction would pass the request and log nothing.
 
-        ``body`` is the whole request body when the caller has read it (only
-        an urlencoded one can be judged here).  The caller has checked that no
+        ``body`` is the whole request body when the caller has read it (an
+        urlencoded one, or a multipart one of the common shape, can be judged
+        here).  The caller has checked that no
         ``MODSEC_ENABLE`` override is set (``ENV_OVERRIDE``) and that the
         request is not a subrequest.  Written for speed: a few C-level passes
         over the joined head, the details (body, cookie and parameter counts)
@@ -138,9 +149,12 @@ class QuickLane:
         if "%" in head or head.count("\n") != len(headers):
             return False
         names = ",".join([n for n, _ in headers]).lower()
+        content_type = None
         if ("content-length" in names or "transfer-encoding" in names) \
-                and _may_have_body(headers) and not (body and _form_body(headers)):
-            return False
+                and self.scans_body and _may_have_body(headers):
+            content_type = _form_type(headers)
+            if not body or content_type is None:
+                return False
         if "cookie" in names and not self._cookies_hold(headers):
             return False
         query = uri.partition("?")[2]
@@ -149,18 +163,45 @@ class QuickLane:
         if (self.check_utf8 or self.out_of_range is not None) and not self._checks_pass(
                 the_request, headers, head):
             return False
-        form = self._form_text(query, body) if body else ""
+        form = self._body_text(query, body, content_type) if content_type else ""
         return form is not None and not self._any_string(the_request, head, names, form)
 
+    def _body_text(self, query: str, body: bytes, content_type: str) -> str | None:
+        """A form body as its rules see it (payload, parameters, ARGS with the
+        query's), or None when the transaction must judge it.
+
+        A multipart body's rules see the urlencoded text of its non-file
+        fields (spec §8.1), which is what is judged here.  Neither the body
+        nor an upload is written to a temporary file: no rule and no log
+        reads them when the request passes.  Where the transaction would
+        spill them and could not (decisions R3), it is left to deny.
+        """
+        if self.check_utf8 or self.out_of_range is not None \
+                or len(body) > self.limits.body_bytes:
+            return None
+        if len(body) > self.in_memory and not can_spill(self.spool_dir):
+            return None
+        if body_kind(content_type) == "urlencoded":
+            if self.check_url_encoding and _BAD_PERCENT.search(body):
+                return None
+            return self._form_text(query, body)
+        fields = self._multipart_fields(body, content_type)
+        return None if fields is None else self._form_text(query, encode_urlencoded(fields))
+
+    def _multipart_fields(self, body: bytes,
+                          content_type: str) -> tuple[tuple[bytes, bytes], ...] | None:
+        if not self.judges_uploads:
+            return None
+        try:
+            boundary = boundary_from_content_type(content_type)
+        except RequestError:
+            return None
+        return common_fields(body, boundary, self.limits)
+
     def _form_text(self, query: str, body: bytes) -> str | None:
-        """An urlencoded body as its rules see it (payload, parameters, ARGS with the
-        query's), or None when the transaction must judge it."""
-        if self.check_utf8 or self.out_of_range is not None or len(body) > self.max_body:
-            return None
-        if self.check_url_encoding and _BAD_PERCENT.search(body):
-            return None
+        """Urlencoded text as ARGS and POST_PAYLOAD hold it, or None when unsure."""
         pieces = body.split(b"&")
-        if len(pieces) + query.count("&") + 1 > self.max_args \
+        if len(pieces) + query.count("&") + 1 > self.limits.args \
                 or not all(b"=" in piece for piece in pieces):
             return None
         text = normalise(body.decode("latin-1"))
@@ -200,12 +241,12 @@ class QuickLane:
         """Parameters within their limit, and ARGS spelled as sent."""
         pieces = query.split("&")
         # "&&", "a&" or "b" are rebuilt as text that was not sent ("b=")
-        return len(pieces) <= self.max_args and all("=" in piece for piece in pieces)
+        return len(pieces) <= self.limits.args and all("=" in piece for piece in pieces)
 
     def _cookies_hold(self, headers: Sequence[tuple[str, str]]) -> bool:
         """Cookies within their limit, in one header (several are joined by "; ")."""
         cookies = [v for n, v in headers if n.lower() == "cookie"]
-        return len(cookies) <= 1 and most_cookies(cookies) <= self.max_cookies
+        return len(cookies) <= 1 and most_cookies(cookies) <= self.limits.cookies
 
 
 def _changes(names: str) -> bool:
@@ -213,11 +254,14 @@ def _changes(names: str) -> bool:
     return "/" in names or "\x00" in names
 
 
-def _form_body(headers: Sequence[tuple[str, str]]) -> bool:
-    """A body the lane may judge: urlencoded, sent with a Content-Length."""
+def _form_type(headers: Sequence[tuple[str, str]]) -> str | None:
+    """The Content-Type of a body the lane may judge (a form sent with a
+    Content-Length), or None."""
     kinds = [v for n, v in headers if n.lower() == "content-type"]
     chunked = any(n.lower() == "transfer-encoding" for n, _ in headers)
-    return not chunked and bool(kinds) and body_kind(kinds[0]) == "urlencoded"
+    if chunked or not kinds or body_kind(kinds[0]) == "raw":
+        return None
+    return kinds[0]
 
 
 def _may_have_body(headers: Sequence[tuple[str, str]]) -> bool:
@@ -231,7 +275,7 @@ def _out_of_range(low: int, high: int) -> re.Pattern[str] | None:
     return re.compile(f"[^\\x{low:02x}-\\x{high:02x}]")
 
 
-def _build(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
+def _build(policy: Policy, limits: Limits) -> QuickLane | None:
     if not _settings_ok(policy):
         return None
     plan = plan_for(policy).request
@@ -239,9 +283,10 @@ def _build(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
         return None
     s = policy.settings
     return QuickLane(_presence(plan.main_strings), s.check_unicode_encoding,
-                     _out_of_range(*s.byte_range), max_args, max_cookies,
+                     _out_of_range(*s.byte_range),
                      any(_reads_raw(rule) for rule in plan.rules), s.check_url_encoding,
-                     s.upload_in_memory_limit if s.scan_post else 0)
+                     s.scan_post, s.upload_keep_files != "On" and not s.upload_approve_script,
+                     limits, s.upload_in_memory_limit, s.upload_dir)
 
 
 #: Up to this many strings, ``str.__contains__`` (a fast C search per string)
@@ -295,10 +340,12 @@ class _Scan:
         return next(self.automaton.iter(data), None) is not None
 
 
-def quick_lane(policy: Policy, max_args: int, max_cookies: int) -> QuickLane | None:
-    """The policy's quick lane, or None when its requests need the transaction."""
+def quick_lane(policy: Policy, limits: Limits) -> QuickLane | None:
+    """The policy's quick lane, or None when its requests need the transaction.
+
+    ``limits``: the transaction's (``DEFAULT_LIMITS`` in the hooks).
+    """
     cache = policy.derived.setdefault("quick", {})
-    key = (max_args, max_cookies)
-    if key not in cache:
-        cache[key] = _build(policy, max_args, max_cookies)
-    return cache[key]
+    if limits not in cache:
+        cache[limits] = _build(policy, limits)
+    return cache[limits]

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from apache_secfilter.errors import RequestError
 
-__all__ = ["BodySpool"]
+__all__ = ["BodySpool", "can_spill"]
 
 #: Characters of the random ``XXXXXX`` suffix (as APR's ``apr_file_mktemp``).
 _SUFFIX_CHARS = string.ascii_letters + string.digits
@@ -41,6 +41,17 @@ def _os_failure(action: str, path: str, exc: OSError) -> RequestError:
 def _safe_prefix(prefix: str) -> str:
     """Keep the prefix inside the directory: no separators, no NUL."""
     return prefix.replace("/", "_").replace("\\", "_").replace("\0", "_")
+
+
+def can_spill(directory: str | None) -> bool:
+    """Whether this process may create a spill file in ``directory`` (None: the
+    system temporary directory), asked without creating one.
+
+    For callers that judge a body in memory but must still refuse it where
+    spilling it would have failed (decisions R3: a body file that cannot be
+    created denies the request).
+    """
+    return os.access(directory or tempfile.gettempdir(), os.W_OK | os.X_OK)
 
 
 class BodySpool:

@@ -34,7 +34,7 @@ NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 def lane_passes(policy: Policy, request: Request, body: bytes = b"") -> bool:
     """What an adapter asks before building a transaction."""
-    lane = quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies)
+    lane = quick_lane(policy, DEFAULT_LIMITS)
     if lane is None or request.facts.is_subrequest or ENV_OVERRIDE in request.env:
         return False
     return lane.passes(request.method, request.uri, request.protocol, request.headers,
@@ -91,10 +91,12 @@ MORE_PATTERNS = ["a b", "a\\+b", "a/b", "a//b", "/\\./", "sid=", "; theme", "p q
                  "x;y", "\"q\"", "get", "http/1", "agent", "cookie: ", "k\\x00"]
 WORDS = ["select", "ab", "x", "id", "sid", "q", "/", "//", "/./", "+", " ", ";", ",", '"',
          "\x00", "\xe0b", "\u017f", "..", "1", "=", "&", "a b", "K", "get"]
+UPLOAD_SETTINGS = ["SecUploadKeepFiles On", "SecUploadKeepFiles RelevantOnly",
+                   "SecUploadInMemoryLimit 16", "SecUploadDir /nonexistent/dir"]
 SETTINGS = ["", "SecFilterCheckURLEncoding On", "SecFilterCheckUnicodeEncoding On",
             "SecFilterForceByteRange 32 126", "SecFilterNormalizeCookies On",
             "SecFilterCookieFormat 1", "SecFilterEngine DynamicOnly",
-            "SecAuditEngine RelevantOnly"]
+            "SecAuditEngine RelevantOnly", "SecFilterScanPOST Off", *UPLOAD_SETTINGS]
 
 
 @st.composite
@@ -160,8 +162,31 @@ def posts(draw: st.DrawFn) -> tuple[Request, bytes]:
     return Request("POST", request.uri, "HTTP/1.1", headers, "192.0.2.1", 4000), data
 
 
+BOUNDARY = "----WebKitFormBoundaryQ2"
+
+
+@st.composite
+def multipart_posts(draw: st.DrawFn) -> tuple[Request, bytes]:
+    """A head with a multipart body as browsers send it (fields, maybe a file)."""
+    request = draw(heads())
+    text = st.lists(st.sampled_from(BODY_WORDS), max_size=3).map("".join)
+    dash = f"--{BOUNDARY}"
+    parts = [f'{dash}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+             for name, value in draw(st.lists(st.tuples(text, text), max_size=3))
+             if '"' not in name and "\\" not in name]
+    if draw(st.booleans()):
+        parts.append(f'{dash}\r\nContent-Disposition: form-data; name="f"; filename="'
+                     f'{draw(st.sampled_from(["a.txt", "..", "/etc/passwd", "x y"]))}"\r\n'
+                     f"Content-Type: text/plain\r\n\r\n{draw(text)}\r\n")
+    data = ("".join(parts) + dash + "--\r\n").encode("utf-8")
+    headers = (*request.headers, ("Content-Type", f"multipart/form-data; boundary={BOUNDARY}"),
+               ("Content-Length", str(len(data))))
+    return Request("POST", request.uri, "HTTP/1.1", headers, "192.0.2.1", 4000), data
+
+
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
-@given(head_policies(), st.lists(st.one_of(heads().map(lambda r: (r, b"")), posts()),
+@given(head_policies(), st.lists(st.one_of(heads().map(lambda r: (r, b"")), posts(),
+                                           multipart_posts()),
                                  min_size=1, max_size=4))
 def test_generated_requests_the_lane_passes_are_plain_passes(
         text: str, requests: list[tuple[Request, bytes]]) -> None:
@@ -228,14 +253,14 @@ def test_what_the_lane_leaves_to_the_transaction() -> None:
 ])
 def test_policies_the_lane_never_decides(setting: str) -> None:
     policy = load_text(SEED + setting + "\n")
-    assert quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies) is None
+    assert quick_lane(policy, DEFAULT_LIMITS) is None
 
 
 def test_output_scanning_without_output_rules_keeps_the_lane() -> None:
     policy = load_text(SEED + "SecFilterScanOutput On\n")
-    assert quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies) is not None
+    assert quick_lane(policy, DEFAULT_LIMITS) is not None
     policy = load_text(SEED + 'SecFilterScanOutput On\nSecFilterSelective OUTPUT "secret"\n')
-    assert quick_lane(policy, DEFAULT_LIMITS.args, DEFAULT_LIMITS.cookies) is None
+    assert quick_lane(policy, DEFAULT_LIMITS) is None
 
 
 def test_byte_range_and_utf8_checks_are_applied() -> None:
@@ -248,6 +273,48 @@ def test_byte_range_and_utf8_checks_are_applied() -> None:
 
 def test_the_lane_is_built_once_per_policy_and_limits() -> None:
     policy = load_text(SEED)
-    first = quick_lane(policy, 1000, 200)
-    assert quick_lane(policy, 1000, 200) is first
-    assert quick_lane(policy, 10, 200) is not first
+    first = quick_lane(policy, DEFAULT_LIMITS)
+    assert quick_lane(policy, DEFAULT_LIMITS) is first
+    assert quick_lane(policy, DEFAULT_LIMITS.with_overrides(args=10)) is not first
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(["", "SecFilterScanPOST Off", *UPLOAD_SETTINGS]), multipart_posts())
+def test_generated_uploads_under_the_seed_rules(setting: str,
+                                                case: tuple[Request, bytes]) -> None:
+    policy = load_text(SEED + setting + "\n")
+    request, body = case
+    if lane_passes(policy, request, body):
+        verdict = inspect(policy, request, body, clocks=Clocks(NOW, lambda: 0.0))
+        assert_plain_pass(verdict, f"{setting}\n{request}\n{body!r}")
+
+
+def upload(*fields: tuple[str, str], content: bytes = b"x") -> tuple[Request, bytes]:
+    dash = b"--" + BOUNDARY.encode()
+    body = b"".join(dash + b'\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+                    % (name.encode(), value.encode()) for name, value in fields)
+    body += (dash + b'\r\nContent-Disposition: form-data; name="f"; filename="a.bin"\r\n'
+             b"Content-Type: application/octet-stream\r\n\r\n" + content + b"\r\n"
+             + dash + b"--\r\n")
+    kind = ("Content-Type", f"multipart/form-data; boundary={BOUNDARY}")
+    return get("/up.php", kind, ("Content-Length", str(len(body))), method="POST"), body
+
+
+def test_an_upload_is_judged_by_its_fields() -> None:
+    policy = load_text(SEED)
+    assert lane_passes(policy, *upload(("title", "Garden bench")))
+    assert lane_passes(policy, *upload(("title", "x"), content=b"/etc/passwd" * 10_000))
+    assert not lane_passes(policy, *upload(("title", "/etc/passwd")))
+    assert not lane_passes(policy, *upload(("highlight", "%27")))  # ARG_highlight %27
+    request, body = upload(("title", "x"))
+    assert not lane_passes(policy, request, body.replace(b"--\r\n", b"--\r\nextra"))
+
+
+def test_uploads_kept_approved_or_unspillable_go_to_the_transaction() -> None:
+    case = upload(("title", "x"))
+    for setting in ("SecUploadKeepFiles On", "SecUploadApproveScript /bin/true",
+                    "SecUploadInMemoryLimit 16\nSecUploadDir /nonexistent/dir"):
+        assert not lane_passes(load_text(SEED + setting + "\n"), *case), setting
+    assert lane_passes(load_text(SEED + "SecUploadInMemoryLimit 16\n"), *case)
+    assert quick_lane(load_text(SEED + 'SecFilterSelective FILE_NAME_f "x"\n'),
+                      DEFAULT_LIMITS) is None
