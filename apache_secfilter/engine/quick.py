@@ -148,14 +148,15 @@ class QuickLane:
         head = "\n".join([the_request, *[f"{n}: {v}" for n, v in headers]])
         if "%" in head or head.count("\n") != len(headers):
             return False
-        names = ",".join([n for n, _ in headers]).lower()
+        lowered = [(n.lower(), v) for n, v in headers]
+        names = ",".join([n for n, _ in lowered])
         content_type = None
         if ("content-length" in names or "transfer-encoding" in names) \
-                and self.scans_body and _may_have_body(headers):
-            content_type = _form_type(headers)
+                and self.scans_body and _may_have_body(lowered):
+            content_type = _form_type(lowered)
             if not body or content_type is None:
                 return False
-        if "cookie" in names and not self._cookies_hold(headers):
+        if "cookie" in names and not self._cookies_hold(lowered):
             return False
         query = uri.partition("?")[2]
         if query and not self._query_holds(query):
@@ -243,9 +244,12 @@ class QuickLane:
         # "&&", "a&" or "b" are rebuilt as text that was not sent ("b=")
         return len(pieces) <= self.limits.args and all("=" in piece for piece in pieces)
 
-    def _cookies_hold(self, headers: Sequence[tuple[str, str]]) -> bool:
-        """Cookies within their limit, in one header (several are joined by "; ")."""
-        cookies = [v for n, v in headers if n.lower() == "cookie"]
+    def _cookies_hold(self, lowered: Sequence[tuple[str, str]]) -> bool:
+        """Cookies within their limit, in one header (several are joined by "; ").
+
+        ``lowered``: the headers with their names in lower case, as below.
+        """
+        cookies = [v for n, v in lowered if n == "cookie"]
         return len(cookies) <= 1 and most_cookies(cookies) <= self.limits.cookies
 
 
@@ -254,19 +258,19 @@ def _changes(names: str) -> bool:
     return "/" in names or "\x00" in names
 
 
-def _form_type(headers: Sequence[tuple[str, str]]) -> str | None:
+def _form_type(lowered: Sequence[tuple[str, str]]) -> str | None:
     """The Content-Type of a body the lane may judge (a form sent with a
     Content-Length), or None."""
-    kinds = [v for n, v in headers if n.lower() == "content-type"]
-    chunked = any(n.lower() == "transfer-encoding" for n, _ in headers)
+    kinds = [v for n, v in lowered if n == "content-type"]
+    chunked = "transfer-encoding" in [n for n, _ in lowered]
     if chunked or not kinds or body_kind(kinds[0]) == "raw":
         return None
     return kinds[0]
 
 
-def _may_have_body(headers: Sequence[tuple[str, str]]) -> bool:
+def _may_have_body(lowered: Sequence[tuple[str, str]]) -> bool:
     """As the transaction judges it: a Transfer-Encoding, or a Content-Length not 0."""
-    return any(n.lower() in _BODY_HEADERS and v.strip() not in ("", "0") for n, v in headers)
+    return any(n in _BODY_HEADERS and v.strip() not in ("", "0") for n, v in lowered)
 
 
 def _out_of_range(low: int, high: int) -> re.Pattern[str] | None:

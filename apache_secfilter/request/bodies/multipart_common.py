@@ -15,22 +15,21 @@ Browsers, curl and HTTP libraries all send the same shape::
 ``common_fields`` recognises exactly that shape with a few C-level searches
 and one regular expression per part, and returns the non-file fields the
 parser would return; for anything else (a preamble, other headers, quoting
-with backslashes, a boundary string inside content or headers, a limit
-reached) it returns ``None`` and the parser decides.  Why the answer is the
-parser's: the parser's only rule about content is that ``--BOUNDARY``
-appears in it nowhere but right after a CRLF, where it ends the part.  When
-``--BOUNDARY`` cannot overlap itself (``_overlaps``) and occurs exactly once
-more than ``CRLF--BOUNDARY``, every occurrence is a delimiter (or the first
-line), so cutting the body at the delimiters gives the parser's parts, and a
-header block of the shape above is one the parser accepts with the same
-name and filename (no backslash or quote inside the quotes, so no escapes).
+with backslashes, a boundary string inside headers or not at a line start,
+a limit reached) it returns ``None`` and the parser decides.  Why the answer
+is the parser's: after a part's headers the parser looks for the first
+``--BOUNDARY`` (leftmost, as ``bytes.find``) and requires a CRLF before it,
+which ends the part; here the same search runs from the start of the part's
+headers, so it finds the same occurrence or one inside the headers (given
+up).  A header block of the shape above is one the parser accepts with the
+same name and filename (no backslash or quote inside the quotes, so no
+escapes).  One search over each part's content: about 12 µs per 100 KB.
 ``tests/unit/request/test_multipart_common.py`` compares both on generated
 bodies.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 
 from apache_secfilter.limits import Limits
@@ -49,12 +48,6 @@ _PART_HEAD = re.compile(
 _MOST_HEADERS = 2
 
 
-@functools.lru_cache(maxsize=64)
-def _overlaps(dash: bytes) -> bool:
-    """Whether two occurrences of ``dash`` can overlap (a prefix equal to a suffix)."""
-    return any(dash[:size] == dash[-size:] for size in range(1, len(dash)))
-
-
 def common_fields(body: bytes, boundary: bytes,
                   limits: Limits) -> tuple[tuple[bytes, bytes], ...] | None:
     """The non-file fields ``(name, value)`` in order, or None when the parser must read it.
@@ -62,18 +55,16 @@ def common_fields(body: bytes, boundary: bytes,
     ``boundary`` comes from ``boundary_from_content_type`` (already checked).
     """
     dash = b"--" + boundary
-    delimiter = CRLF + dash
     if len(body) > limits.body_bytes or limits.multipart_headers < _MOST_HEADERS \
-            or not body.startswith(dash) or _overlaps(dash):
-        return None
-    parts = body.count(delimiter)
-    if parts > limits.multipart_parts or body.count(dash) != parts + 1:
+            or not body.startswith(dash):
         return None
     fields: list[tuple[bytes, bytes]] = []
     pos = len(dash)
-    while body.startswith(CRLF, pos):
-        head_end = body.find(b"\r\n\r\n", pos + 2)
-        following = body.find(delimiter, pos + 2)
+    for _ in range(limits.multipart_parts):
+        if not body.startswith(CRLF, pos):
+            break
+        following = _delimiter_after(body, dash, pos + 2)
+        head_end = body.find(b"\r\n\r\n", pos + 2, following)
         if head_end < 0 or following < head_end + 4 \
                 or head_end - pos + 2 > limits.multipart_header_bytes:
             return None
@@ -82,8 +73,17 @@ def common_fields(body: bytes, boundary: bytes,
             return None
         if head.group(2) is None:
             fields.append((head.group(1), body[head_end + 4:following]))
-        pos = following + len(delimiter)
+        pos = following + len(CRLF) + len(dash)
     ending = len(body) - pos
     if body.startswith(b"--", pos) and (ending == 2 or (ending == 4 and body.endswith(CRLF))):
         return tuple(fields)
     return None
+
+
+def _delimiter_after(body: bytes, dash: bytes, start: int) -> int:
+    """Where the CRLF before the next ``--boundary`` is, or -1 when that occurrence
+    is not preceded by one (or there is none): then the parser must judge."""
+    found = body.find(dash, start)
+    if found < start + 2 or body[found - 2:found] != CRLF:
+        return -1
+    return found - 2
