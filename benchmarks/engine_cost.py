@@ -34,6 +34,7 @@ import apache_secfilter
 from apache_secfilter import Clocks, Policy, Transaction, load_policy
 from apache_secfilter.cli.workloads import Workload, workloads
 from apache_secfilter.engine import evaluate as evaluate_module
+from apache_secfilter.engine.body import body_kind
 from apache_secfilter.engine.prefilter import plan_for
 from apache_secfilter.engine.quick import quick_lane
 from apache_secfilter.limits import DEFAULT_LIMITS
@@ -76,12 +77,13 @@ def request_runner(policy: Policy, work: Workload, fast: bool) -> Callable[[], s
 
 def hook_runner(policy: Policy, work: Workload) -> Callable[[], str]:
     """What the mod_python hook does: the quick lane, and the transaction when it
-    cannot say "pass" (the body is given to the lane only when it is a form)."""
+    cannot say "pass" (the body is given to the lane only when it is a form,
+    urlencoded or multipart)."""
     lane = quick_lane(policy, DEFAULT_LIMITS)
     transaction = request_runner(policy, work, True)
     req = work.request
-    kind = (req.header("Content-Type") or "").split(";")[0].strip().lower()
-    form = work.body if kind == "application/x-www-form-urlencoded" else None
+    kind = body_kind(req.header("Content-Type") or "")
+    form = work.body if kind in ("urlencoded", "multipart") else None
 
     def run() -> str:
         if lane is not None and (lane.passes(req.method, req.uri, req.protocol, req.headers)
