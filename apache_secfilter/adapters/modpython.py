@@ -163,6 +163,7 @@ def _feed(req, tx: Transaction, early: bytes | None) -> bytes | None:
 def _replay(req, body: bytes) -> None:
     req.secfilter_pos = 0
     req.secfilter_replay = body
+    req.secfilter_written = []
     req.register_input_filter(REPLAY_FILTER, "apache_secfilter.adapters.modpython::replay")
     req.add_input_filter(REPLAY_FILTER)
 
@@ -181,13 +182,26 @@ def replay(filter) -> None:  # noqa: A002 - mod_python's name
     if mode == AP_MODE_GETLINE and b"\n" in chunk:
         chunk = chunk[:chunk.index(b"\n") + 1]
     if chunk:
-        filter.write(chunk)
+        _write(filter, req, chunk)
         req.secfilter_pos = pos + len(chunk)
     if req.secfilter_pos >= len(body):
         filter.close()
         # the body is out: later reads (PHP's next call, Apache discarding the rest)
         # pass straight through mod_python's C code, which only finds the end of it
         filter.disable()
+
+
+def _write(filter, req, data: bytes) -> None:  # noqa: A002 - mod_python's name
+    """``filter.write(data)``, keeping ``data`` alive until the request ends.
+
+    mod_python 3.5's ``write`` hands Apache an immortal bucket that points into
+    the bytes object, without copying it or holding a reference: once the last
+    reference went, PHP (or a filter that set the bucket aside) would read
+    whatever the allocator put there since.  Seen: the last bytes of a
+    70,002-byte form replaced by garbage.
+    """
+    req.secfilter_written.append(data)
+    filter.write(data)
 
 
 def _after_internal_redirect(req) -> int:
