@@ -9,6 +9,11 @@ header, three pointers, then ``rc``, ``is_input`` and ``mode`` as C ints, and
 ``readbytes`` as a ``size_t``).  The layout is checked on every call against
 the ``is_input`` attribute mod_python does expose; when it does not match,
 one byte per call is returned, which is slow but never loses data.
+
+It also asks Apache whether an input filter is registered at all
+(``ap_get_input_filter_handle``, exported by the ``apache2`` binary): adding an
+unknown filter is no error for mod_python, only a line in the error log on
+every request, so the hook looks before it adds mod_request's ``KEEP_BODY``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ _MODE = _IS_INPUT + ctypes.sizeof(ctypes.c_int)
 _READBYTES = _MODE + ctypes.sizeof(ctypes.c_int)
 _READBYTES += -_READBYTES % ctypes.alignment(ctypes.c_size_t)
 _LIMIT = 1 << 31
-_state = {"warned": False}
+_state: dict[str, object] = {"warned": False, "registered": {}}
 
 
 def _layout_ok(filter) -> bool:  # noqa: A002 - mod_python's name
@@ -49,3 +54,20 @@ def requested_bytes(filter) -> tuple[int, int]:  # noqa: A002
         filter.req.log_error("mod_security: cannot read mod_python's filter layout; the "
                              "request body is replayed one byte at a time")
     return 1, AP_MODE_READBYTES
+
+
+def input_filter_registered(name: str) -> bool:
+    """Whether an input filter of this name is registered in this Apache (once per process).
+
+    True when Apache cannot be asked (not inside Apache, another platform):
+    adding an unknown filter costs a line in the error log, nothing else.
+    """
+    known: dict[str, bool] = _state["registered"]  # type: ignore[assignment]
+    if name not in known:
+        try:
+            lookup = ctypes.CDLL(None).ap_get_input_filter_handle
+            lookup.restype, lookup.argtypes = ctypes.c_void_p, [ctypes.c_char_p]
+            known[name] = bool(lookup(name.encode("ascii")))
+        except (OSError, AttributeError, ValueError):
+            known[name] = True
+    return known[name]
