@@ -20,6 +20,10 @@ import os
 from dataclasses import dataclass
 
 MODULES_DIR = "/usr/lib/apache2/modules"
+#: mod_request's ``KeptBodySize`` and the hook's ``SecFilterKeptBodySize`` (one value): a
+#: request body of up to half of it reaches PHP from mod_request's C filters, not
+#: through a Python input filter call per block PHP reads (docs/apache-config.md).
+KEPT_BODY_SIZE = 2 * 1024 * 1024
 ADAPTERS = ("mod_python", "mod_wsgi")
 DENY_PATH = "/__secfilter_deny"
 WHITESPACE = " \t"
@@ -37,6 +41,7 @@ COMMON_MODULES = (
     ("alias_module", "mod_alias.so"),
     ("unique_id_module", "mod_unique_id.so"),
 )
+REQUEST_MODULE = ("request_module", "mod_request.so")
 STACK_MODULES = {
     "mod_python": (
         ("mpm_prefork_module", "mod_mpm_prefork.so"),
@@ -62,6 +67,8 @@ class InstanceSpec:
     when the instance is started by root, ``None`` otherwise.
     ``directory_extra`` holds Apache directives added inside
     ``<Directory docroot>`` (e.g. mod_rewrite rules, ``DirectoryIndex``).
+    ``kept_body_size`` (mod_python only): ``KeptBodySize`` and
+    ``SecFilterKeptBodySize``, with mod_request loaded; 0 leaves all three out.
     """
 
     rules: str
@@ -75,6 +82,7 @@ class InstanceSpec:
     group: str | None = None
     directory_extra: str = ""
     log_level: str = "notice"
+    kept_body_size: int = KEPT_BODY_SIZE
 
     @property
     def conf_path(self) -> str:
@@ -151,10 +159,43 @@ def quote(path: str) -> str:
 
 
 def _load_modules(spec: InstanceSpec) -> list[str]:
-    """LoadModule lines, each guarded: Debian compiles some (unixd, log_config) in."""
+    """LoadModule lines, each guarded: Debian compiles some (unixd, log_config) in.
+
+    mod_request with a kept body size, where it is installed (Debian's
+    apache2-bin has it); without it the hook replays every body in Python.
+    """
     modules = STACK_MODULES[spec.adapter][:1] + COMMON_MODULES + STACK_MODULES[spec.adapter][1:]
+    if _kept_body(spec):
+        modules += (REQUEST_MODULE,)
     return [f"<IfModule !{name}>\n    LoadModule {name} {quote(os.path.join(MODULES_DIR, so))}"
             "\n</IfModule>" for name, so in modules]
+
+
+def _kept_body(spec: InstanceSpec) -> bool:
+    """Whether the instance gets mod_request, ``KeptBodySize`` and the hook's option."""
+    return spec.adapter == "mod_python" and spec.kept_body_size > 0 \
+        and os.path.exists(os.path.join(MODULES_DIR, REQUEST_MODULE[1]))
+
+
+def kept_body_lines(size: int) -> list[str]:
+    """mod_request's ``KeptBodySize``, for the bodies the mod_python hook has it keep.
+
+    ``KEEP_BODY`` counts a kept body twice (the hook's read, then PHP's) and
+    answers 413 beyond ``KeptBodySize``; mod_request also adds it, as a hard
+    limit, to every request of a directory with a ``KeptBodySize``.  So the
+    size is in effect only for a body of a known length of at most half of it,
+    the bodies the hook keeps (``SecFilterKeptBodySize``, the same value); any
+    other body is neither kept nor limited.
+    """
+    half = size // 2
+    return [
+        "<IfModule request_module>",
+        f"    <If \"-z req_novary('Transfer-Encoding') && req_novary('Content-Length') "
+        f"=~ /^[0-9]{{1,{len(str(half))}}}$/ && req_novary('Content-Length') -le {half}\">",
+        f"        KeptBodySize {size}",
+        "    </If>",
+        "</IfModule>",
+    ]
 
 
 def _server_block(spec: InstanceSpec) -> list[str]:
@@ -211,7 +252,8 @@ def _python_server_block(spec: InstanceSpec) -> list[str]:
             "PythonImport apache_secfilter.adapters.modpython main_interpreter",
             f"PythonOption SecFilterConfig {quote(spec.rules)}",
             f"PythonOption mod_python.mutex_directory {quote(spec.runtime_dir)}",
-        ]
+        ] + ([f"PythonOption SecFilterKeptBodySize {spec.kept_body_size}",
+              *kept_body_lines(spec.kept_body_size)] if _kept_body(spec) else [])
     return [
         f"WSGIPythonPath {quote(spec.package_dir)}",
         f"WSGIImportScript {quote(spec.access_script)} "

@@ -31,6 +31,7 @@ import pytest
 
 from apache_secfilter.apacheconf.source import load_source
 from apache_secfilter.server import instance
+from apache_secfilter.server.instance_config import KEPT_BODY_SIZE
 
 TIMEOUT = 15.0
 
@@ -49,6 +50,8 @@ foreach ($_FILES as $k => $f) {
     echo "file_", $k, "_size=", $f['size'], "\n";
     echo "file_", $k, "_md5=", ($f['error'] === 0 ? md5_file($f['tmp_name']) : ''), "\n";
 }
+// How the mod_python hook handed the body over: kept (mod_request) or python.
+echo "body_via=", (function_exists('apache_note') ? apache_note('secfilter-body') : ''), "\n";
 """
 LEAK_PHP = '<?php echo "root:x:0:0:root:/root:/bin/bash\\n";\n'
 FLUSH_LOOP = r"""<?php
@@ -171,7 +174,8 @@ def _make_base() -> str:
     return base
 
 
-def _spec(base: str, rules: str, adapter: str, directory_extra: str) -> instance.InstanceSpec:
+def _spec(base: str, rules: str, adapter: str, directory_extra: str,
+          kept_body_size: int | None = None) -> instance.InstanceSpec:
     docroot = os.path.join(base, "htdocs")
     os.mkdir(docroot)
     os.chmod(docroot, 0o755)
@@ -184,6 +188,8 @@ def _spec(base: str, rules: str, adapter: str, directory_extra: str) -> instance
     _write(rules_path, rules.format(base=base, logs=os.path.join(run_dir, "logs", "secfilter")))
     spec = instance.make_spec(rules_path, docroot, run_dir, instance.free_port(), adapter,
                               directory_extra)
+    if kept_body_size is not None:
+        spec = dataclasses.replace(spec, kept_body_size=kept_body_size)
     override = os.environ.get("SECFILTER_E2E_PACKAGE_DIR")
     return dataclasses.replace(spec, package_dir=override) if override else spec
 
@@ -208,14 +214,16 @@ def start_site() -> Iterator[StartSite]:
 
     ``rules`` may name ``{base}`` (the site's directory) and ``{logs}`` (the
     instance's directory for the engine's logs, writable by Apache's user).
+    ``kept_body_size`` replaces the instance's (``KeptBodySize`` and
+    ``SecFilterKeptBodySize``; 0: neither, nor mod_request).
     Every site is stopped by pid at session end.
     """
     sites: list[Site] = []
 
     def start(rules: str, adapter: str = "mod_python", directory_extra: str = "",
-              validate: bool = True) -> Site:
+              validate: bool = True, kept_body_size: int | None = None) -> Site:
         base = _make_base()
-        spec = _spec(base, rules, adapter, directory_extra)
+        spec = _spec(base, rules, adapter, directory_extra, kept_body_size)
         instance.make_dirs(spec)
         if validate:
             load_source(spec.rules)  # a typo in a test's rules fails here, not as a 500
@@ -308,9 +316,40 @@ def article_rules(engine: str = "On") -> str:
 
 @pytest.fixture(scope="session")
 def main_site(start_site: StartSite) -> Site:
-    """mod_python (prefork + mod_php): the article's rules, actions, output rules."""
+    """mod_python (prefork + mod_php): the article's rules, actions, output rules.
+
+    As ``secfilter serve`` sets it up: bodies of up to half of
+    ``KEPT_BODY_SIZE`` reach PHP from mod_request's kept body.
+    """
     return start_site(article_rules() + ACTION_RULES + OUTPUT_RULES,
                       directory_extra=MAIN_DIRECTORY)
+
+
+#: The option without a kept body: the misconfigurations the hook must survive.
+KEPT_OPTION = f"PythonOption SecFilterKeptBodySize {KEPT_BODY_SIZE}\n"
+#: mod_request loaded and the option set, but KeptBodySize 0 for every request.
+NO_KEPT_BODY = '<If "true">\nKeptBodySize 0\n</If>\n'
+
+
+@pytest.fixture(scope="session")
+def replay_site(start_site: StartSite) -> Site:
+    """The main site without SecFilterKeptBodySize or mod_request: bodies replayed in Python."""
+    return start_site(article_rules() + ACTION_RULES, directory_extra=MAIN_DIRECTORY,
+                      kept_body_size=0)
+
+
+@pytest.fixture(scope="session")
+def unloaded_site(start_site: StartSite) -> Site:
+    """SecFilterKeptBodySize set, mod_request not loaded (a misconfiguration)."""
+    return start_site(article_rules() + ACTION_RULES,
+                      directory_extra=MAIN_DIRECTORY + KEPT_OPTION, kept_body_size=0)
+
+
+@pytest.fixture(scope="session")
+def kept_off_site(start_site: StartSite) -> Site:
+    """SecFilterKeptBodySize set, mod_request loaded, KeptBodySize 0 (a misconfiguration)."""
+    return start_site(article_rules() + ACTION_RULES,
+                      directory_extra=MAIN_DIRECTORY + NO_KEPT_BODY)
 
 
 @pytest.fixture(scope="session")
