@@ -2,7 +2,8 @@
 
 * ``secfilter.load`` and ``secfilter_wsgi.load`` declare what a2enmod must
   enable and refuse, where a2enmod reads it (the first comment block);
-* ``secfilter.conf`` holds the article's configuration, as the demo does;
+* ``secfilter.conf`` holds the article's configuration, as the demo does,
+  and mod_request's kept body as ``secfilter serve`` sets it up;
 * enabled in a copy of this machine's ``/etc/apache2`` (as ``a2enmod
   secfilter`` or ``a2enmod secfilter_wsgi`` would), the whole tree loads the
   way the hooks read it (``/etc/apache2/apache2.conf``), and every case of
@@ -23,6 +24,7 @@ from apache_secfilter import inspect
 from apache_secfilter.apacheconf.source import PolicySource, load_source
 from apache_secfilter.cli import selftest
 from apache_secfilter.request.wire import parse_raw_request
+from apache_secfilter.server.instance_config import KEPT_BODY_SIZE, kept_body_lines
 
 REPO = Path(__file__).resolve().parents[2]
 MODS = REPO / "debian" / "apache2"
@@ -45,8 +47,9 @@ def sec_lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip().startswith("Sec")]
 
 
-def test_the_mod_python_hook_needs_prefork_and_mod_python() -> None:
-    assert a2enmod_header(MODS / "secfilter.load", "Depends") == ["mpm_prefork", "python"]
+def test_the_mod_python_hook_needs_prefork_mod_python_and_mod_request() -> None:
+    assert a2enmod_header(MODS / "secfilter.load", "Depends") == ["mpm_prefork", "python",
+                                                                  "request"]
     assert a2enmod_header(MODS / "secfilter.load", "Conflicts") == ["secfilter_wsgi", "wsgi"]
 
 
@@ -59,6 +62,18 @@ def test_the_default_settings_and_rules_are_the_articles() -> None:
     demo = resources.files("apache_secfilter") / "data" / "demo" / "demo.conf"
     expected = sec_lines(demo.read_text(encoding="utf-8").replace("@LOG_DIR@", LOG_DIR))
     assert sec_lines((MODS / "secfilter.conf").read_text(encoding="utf-8")) == expected
+
+
+@pytest.mark.parametrize("path", [MODS / "secfilter.conf", REPO / "apache" / "secfilter.conf"])
+def test_the_kept_body_size_is_set_as_secfilter_serve_sets_it(path: Path) -> None:
+    """One value for SecFilterKeptBodySize and KeptBodySize, the <If> bound at half of it."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    option = [line for line in lines if line.startswith("PythonOption SecFilterKeptBodySize ")]
+    assert option == [f"PythonOption SecFilterKeptBodySize {KEPT_BODY_SIZE}"]
+    block = [line.strip() for line in kept_body_lines(KEPT_BODY_SIZE)]
+    start = lines.index(block[0])
+    assert lines[start:start + len(block)] == block
+    assert lines.index(option[0]) < start < lines.index("</IfModule>", start + len(block))
 
 
 def test_the_sec_lines_stand_inside_the_wrapper_apache_skips() -> None:
