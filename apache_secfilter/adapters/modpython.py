@@ -56,6 +56,8 @@ CACHE_OPTION = "SecFilterCacheDir"
 #: of up to half of it are handed to the content handler by mod_request's C filters.
 KEPT_BODY_OPTION = "SecFilterKeptBodySize"
 CHUNK = 65536
+#: Largest body read in one call (``_read_all``).
+ONE_READ = 1 << 20
 REPLAY_FILTER = "SECFILTER_REPLAY"
 OUTPUT_FILTER = "SECFILTER_OUTPUT"
 KEEP_BODY_FILTER = "KEEP_BODY"  # mod_request's
@@ -120,7 +122,7 @@ def _inspect(req) -> int:
         head = (*request_line(req), req.headers_in.items(), req.subprocess_env)
         if loaded.passes_quickly(*head):
             return apache.DECLINED  # certainly passes, nothing to log: no transaction
-        if not threaded and _is_form(req):
+        if not threaded and loaded.quick.scans_body and _is_form(req):
             early = _read_all(req)
             if early is not None and loaded.passes_quickly(*head, early):
                 _replay(req, early)
@@ -138,7 +140,10 @@ def _inspect(req) -> int:
     tx = Transaction(policy, request, clocks(), ProgramRunner(lambda m: _log(req, m)))
     req.secfilter_tx = tx
     req.register_cleanup(_cleanup, req)
-    body = _feed(req, tx, early) if tx.wants_body else None
+    if tx.wants_body:
+        body = _feed(req, tx, early)
+    else:  # read for the quick lane but not inspected (MODSEC_NOPOSTBUFFERING...)
+        body = req.secfilter_body = early  # the content handler still needs it
     verdict = tx.finish_request()
     audit.note_phase(req, "request", started)
     if body is not None and not verdict.blocks:
@@ -157,15 +162,25 @@ def _is_form(req) -> bool:
 
 
 def _read_all(req) -> bytes | None:
-    """Read the whole body once (Apache bounds it by Content-Length)."""
+    """Read the whole body once (Apache bounds it by Content-Length).
+
+    A body of a known length up to ``ONE_READ`` bytes is asked for in one read
+    (mod_python allocates what is asked for, so a larger claim is read in
+    ``CHUNK``s): each read is a call into mod_python.
+    """
     _keep_body(req)
+    length = (req.headers_in.get("Content-Length") or "").strip()
+    size = int(length) if _DIGITS.fullmatch(length) and 0 < int(length) <= ONE_READ else CHUNK
     chunks = []
     try:
         while True:
-            chunk = req.read(CHUNK)
+            chunk = req.read(size)
             if not chunk:
                 break
             chunks.append(chunk)
+            if size != CHUNK and len(chunk) == size:
+                break  # all Content-Length announced: no read to find the end
+            size = CHUNK
     except apache.SERVER_RETURN:
         return None
     return b"".join(chunks)
@@ -302,7 +317,10 @@ def _write(filter, req, data: bytes) -> None:  # noqa: A002 - mod_python's name
     ``KEEP_BODY`` does) would read whatever the allocator put there since.
     Seen: the last bytes of a 70,002-byte form replaced by garbage.
     """
-    req.secfilter_written.append(data)
+    written = getattr(req, "secfilter_written", None)
+    if written is None:
+        req.secfilter_written = written = []
+    written.append(data)
     filter.write(data)
 
 
@@ -391,7 +409,7 @@ def output(filter) -> None:  # noqa: A002 - mod_python's name
         req.secfilter_out = []
         req.secfilter_out_size = 0
     if mode == "stream":
-        _stream(filter)
+        _stream(filter, req)
         return
     data = filter.read()
     while data:
@@ -405,19 +423,23 @@ def output(filter) -> None:  # noqa: A002 - mod_python's name
         _log(req, f"mod_security: response larger than {tx.limits.output_bytes} bytes is "
                   "not scanned", apache.APLOG_WARNING)
         req.secfilter_out_mode = "stream"
-        filter.write(b"".join(req.secfilter_out))
+        _write(filter, req, b"".join(req.secfilter_out))
         req.secfilter_out = []
         return
     raise apache.SERVER_RETURN(apache.OK)  # keep mod_python from flushing the headers
 
 
-def _stream(filter) -> None:
+def _stream(filter, req) -> None:  # noqa: A002 - mod_python's name
+    """Pass an unscanned response on: what this call holds, then leave the rest to
+    mod_python's C passthrough (no Python, and no block kept alive per call)."""
     data = filter.read()
     while data:
-        filter.write(data)
+        _write(filter, req, data)
         data = filter.read()
     if data is None:
         filter.close()
+    else:
+        filter.disable()
 
 
 def _finish_output(filter, req, tx: Transaction | None) -> None:
@@ -435,7 +457,7 @@ def _finish_output(filter, req, tx: Transaction | None) -> None:
         if verdict.blocks and verdict.phase == "response":
             _apply_side_channels(req, _added_since(tx.request_verdict, verdict))
             body = _replace_response(req, verdict)
-    filter.write(body)
+    _write(filter, req, body)
     filter.close()
 
 

@@ -216,3 +216,14 @@ def test_a_benign_form_is_replayed_without_a_transaction(monkeypatch: pytest.Mon
     attack = FakeRequest(config, "POST", "/x.php", b"f=%2Fetc%2Fpasswd", form)
     assert hook.fixuphandler(attack) == 500 and attack.secfilter_tx is not None
     assert attack.secfilter_body == b"f=%2Fetc%2Fpasswd"  # read once, fed to the engine
+
+
+@pytest.mark.parametrize("env", [("MODSEC_ENABLE", "Off"), ("MODSEC_NOPOSTBUFFERING", "1")])
+def test_a_body_read_for_the_quick_lane_but_not_inspected_still_reaches_the_handler(
+        monkeypatch: pytest.MonkeyPatch, config: str, env: tuple[str, str]) -> None:
+    hook = load_hook(monkeypatch)
+    req = FakeRequest(config, "POST", "/x.php", b"a=1&b=2",
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+    req.subprocess_env[env[0]] = env[1]
+    assert hook.fixuphandler(req) == -1
+    assert req.input_filters == ["SECFILTER_REPLAY"] and req.secfilter_replay == b"a=1&b=2"
