@@ -117,7 +117,8 @@ def load_hook(monkeypatch: pytest.MonkeyPatch, threaded: bool = False) -> Any:
     package.apache = apache
     monkeypatch.setitem(sys.modules, "mod_python", package)
     monkeypatch.setitem(sys.modules, "mod_python.apache", apache)
-    monkeypatch.delitem(sys.modules, "apache_secfilter.adapters.modpython", raising=False)
+    for name in ("modpython", "modpython_io"):  # both import mod_python.apache
+        monkeypatch.delitem(sys.modules, f"apache_secfilter.adapters.{name}", raising=False)
     return importlib.import_module("apache_secfilter.adapters.modpython")
 
 
