@@ -22,7 +22,7 @@ from ..apacheconf import cache as policy_cache
 from ..apacheconf.source import PolicySource, load_source
 from ..engine.factors import forget_patterns
 from ..engine.prefilter import plan_for
-from ..engine.quick import ENV_OVERRIDE, QuickLane, quick_lane
+from ..engine.quick import ENV_OVERRIDE, PASS, UNSURE, QuickLane, quick_lane
 from ..engine.transaction import Clocks
 from ..engine.verdict import Verdict
 from ..errors import ConfigWarning, SecFilterError
@@ -68,9 +68,17 @@ class LoadedPolicy:
         """True when the request certainly passes with nothing to log: the hook can
         let Apache go on without building a transaction.  ``body``: the whole
         request body, when the hook has read it."""
+        return self.judge_quickly(method, uri, protocol, headers, env, body) == PASS
+
+    def judge_quickly(self, method: str, uri: str, protocol: str,
+                      headers: Sequence[tuple[str, str]], env: Container[str],
+                      body: bytes | None = None) -> str:
+        """The quick lane's answer (``engine.quick.QuickLane.judge``): ``PASS``,
+        ``NEEDS_BODY`` (read the form, ask ``passes_quickly`` with it) or ``UNSURE``."""
         lane = self.quick
-        return lane is not None and ENV_OVERRIDE not in env \
-            and lane.passes(method, uri, protocol, headers, body)
+        if lane is None or ENV_OVERRIDE in env:
+            return UNSURE
+        return lane.judge(method, uri, protocol, headers, body)
 
 
 class PolicyCache:

@@ -32,6 +32,7 @@ from http import HTTPStatus
 
 from mod_python import apache  # type: ignore[import-not-found]
 
+from ..engine.quick import NEEDS_BODY, PASS
 from ..engine.transaction import Transaction
 from ..engine.verdict import Verdict
 from ..request.model import Response
@@ -89,9 +90,10 @@ def _inspect(req) -> int:
     early: bytes | None = None
     if loaded.quick is not None:
         head = (*request_line(req), req.headers_in.items(), req.subprocess_env)
-        if loaded.passes_quickly(*head):
+        answer = loaded.judge_quickly(*head)
+        if answer == PASS:
             return apache.DECLINED  # certainly passes, nothing to log: no transaction
-        if not is_threaded and loaded.quick.scans_body and is_form(req):
+        if answer == NEEDS_BODY and not is_threaded and is_form(req):
             early = read_all(req)
             if early is not None and loaded.passes_quickly(*head, early):
                 replay_body(req, early)

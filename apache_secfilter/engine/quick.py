@@ -74,6 +74,8 @@ _AUDITS_PASSING = ("On", "DynamicOrRelevant")
 #: An Apache environment variable that changes the engine mode per request.
 ENV_OVERRIDE = "MODSEC_ENABLE"
 _BODY_HEADERS = ("content-length", "transfer-encoding")
+#: ``QuickLane.judge``'s answers.
+PASS, NEEDS_BODY, UNSURE = "pass", "needs body", "unsure"
 
 
 def _families(names: tuple[str, ...]) -> list[Any]:
@@ -138,34 +140,49 @@ class QuickLane:
 
         ``body`` is the whole request body when the caller has read it (an
         urlencoded one, or a multipart one of the common shape, can be judged
-        here).  The caller has checked that no
-        ``MODSEC_ENABLE`` override is set (``ENV_OVERRIDE``) and that the
-        request is not a subrequest.  Written for speed: a few C-level passes
-        over the joined head, the details (body, cookie and parameter counts)
-        only when a cheap test says so.
+        here).  The caller has checked that no ``MODSEC_ENABLE`` override is
+        set (``ENV_OVERRIDE``) and that the request is not a subrequest.
+        """
+        return self.judge(method, uri, protocol, headers, body) == PASS
+
+    def judge(self, method: str, uri: str, protocol: str,
+              headers: Sequence[tuple[str, str]], body: bytes | None = None) -> str:
+        """``PASS`` as ``passes`` says; ``NEEDS_BODY`` when only a form body not
+        given yet stands between the request and ``PASS`` (read it, ask again);
+        ``UNSURE`` otherwise: the transaction decides.
+
+        Written for speed: a few C-level passes over the joined head, the
+        details (body, cookie and parameter counts) only when a cheap test
+        says so.
         """
         the_request = f"{method} {uri} {protocol}" if protocol else f"{method} {uri}"
         head = "\n".join([the_request, *[f"{n}: {v}" for n, v in headers]])
         if "%" in head or head.count("\n") != len(headers):
-            return False
+            return UNSURE
         names = ",".join([n for n, _ in headers]).lower()
         content_type = None
         if ("content-length" in names or "transfer-encoding" in names) and self.scans_body:
             lowered = [(n.lower(), v) for n, v in headers]
             if _may_have_body(lowered):
                 content_type = _form_type(lowered)
-                if not body or content_type is None:
-                    return False
+                if content_type is None:
+                    return UNSURE
         if "cookie" in names and not self._cookies_hold(names, headers):
-            return False
+            return UNSURE
         query = uri.partition("?")[2]
         if query and not self._query_holds(query):
-            return False
+            return UNSURE
         if (self.check_utf8 or self.out_of_range is not None) and not self._checks_pass(
                 the_request, headers, head):
-            return False
-        form = self._body_text(query, body, content_type) if content_type else ""
-        return form is not None and not self._any_string(the_request, head, names, form)
+            return UNSURE
+        if content_type is None or body is None:
+            if self._any_string(the_request, head, names, ""):
+                return UNSURE  # the head alone holds a rule's string: no body changes that
+            return PASS if content_type is None else NEEDS_BODY
+        form = self._body_text(query, body, content_type)
+        if form is None or self._any_string(the_request, head, names, form):
+            return UNSURE
+        return PASS
 
     def _body_text(self, query: str, body: bytes, content_type: str) -> str | None:
         """A form body as its rules see it (payload, parameters, ARGS with the

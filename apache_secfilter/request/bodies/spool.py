@@ -26,6 +26,9 @@ __all__ = ["BodySpool", "can_spill"]
 
 #: Characters of the random ``XXXXXX`` suffix (as APR's ``apr_file_mktemp``).
 _SUFFIX_CHARS = string.ascii_letters + string.digits
+#: Random bytes to those characters in one C call (byte mod 62: unpredictable
+#: enough for a name that is created exclusively, O_EXCL, anyway).
+_SUFFIX_TABLE = bytes(ord(_SUFFIX_CHARS[b % len(_SUFFIX_CHARS)]) for b in range(256))
 _ATTEMPTS = 100
 _FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
 
@@ -194,7 +197,7 @@ class BodySpool:
         last: OSError | None = None
         path = os.path.join(directory, stem + "XXXXXX")
         for _ in range(_ATTEMPTS):
-            suffix = "".join(secrets.choice(_SUFFIX_CHARS) for _ in range(6))
+            suffix = secrets.token_bytes(6).translate(_SUFFIX_TABLE).decode("ascii")
             path = os.path.join(directory, stem + suffix)
             try:
                 fd = os.open(path, _FLAGS, 0o600)

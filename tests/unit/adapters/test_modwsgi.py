@@ -11,7 +11,7 @@ import pytest
 
 from apache_secfilter.adapters import modwsgi
 from apache_secfilter.adapters.modwsgi import deny_application, make_access
-from apache_secfilter.engine.quick import QuickLane
+from apache_secfilter.engine.quick import UNSURE, QuickLane
 
 RULES = """SecFilterEngine On
 SecFilterDefaultAction "deny,log,status:500"
@@ -272,7 +272,7 @@ def test_engine_error_fails_closed(allow_access: Any, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(transaction, "evaluate", broken)  # the plain rule loop
     monkeypatch.setattr(transaction, "evaluate_fast", broken)  # the prefiltered one
-    monkeypatch.setattr(QuickLane, "passes", lambda *a: False)  # reach the rule loop
+    monkeypatch.setattr(QuickLane, "judge", lambda *a: UNSURE)  # reach the rule loop
     environ = access_environ("/ok")
     assert allow_access(environ, "127.0.0.1") is False
     log = errors_of(environ)
@@ -284,7 +284,7 @@ def test_quick_lane_error_fails_closed(allow_access: Any,
     def broken(*_args: object, **_kwargs: object) -> None:
         raise ValueError("lane fault")
 
-    monkeypatch.setattr(QuickLane, "passes", broken)
+    monkeypatch.setattr(QuickLane, "judge", broken)
     environ = access_environ("/ok")
     assert allow_access(environ, "127.0.0.1") is False
     log = errors_of(environ)

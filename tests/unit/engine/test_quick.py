@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from apache_secfilter import Clocks, Policy, Request, Verdict, inspect
-from apache_secfilter.engine.quick import ENV_OVERRIDE, quick_lane
+from apache_secfilter.engine.quick import ENV_OVERRIDE, NEEDS_BODY, PASS, UNSURE, quick_lane
 from apache_secfilter.limits import DEFAULT_LIMITS
 from tests.conformance.battery import (
     CASES_DIR,
@@ -39,6 +39,14 @@ def lane_passes(policy: Policy, request: Request, body: bytes = b"") -> bool:
         return False
     return lane.passes(request.method, request.uri, request.protocol, request.headers,
                        body or None)
+
+
+def lane_judges(policy: Policy, request: Request) -> str:
+    """The lane's answer from the head alone (what the mod_python hook asks first)."""
+    lane = quick_lane(policy, DEFAULT_LIMITS)
+    if lane is None or ENV_OVERRIDE in request.env:
+        return UNSURE
+    return lane.judge(request.method, request.uri, request.protocol, request.headers)
 
 
 def assert_plain_pass(verdict: Verdict, context: str) -> None:
@@ -192,6 +200,8 @@ def test_generated_requests_the_lane_passes_are_plain_passes(
         text: str, requests: list[tuple[Request, bytes]]) -> None:
     policy = load_text(text)
     for request, body in requests:
+        if body and lane_judges(policy, request) == UNSURE:
+            assert not lane_passes(policy, request, body), "the head said no body would do"
         if lane_passes(policy, request, body):
             verdict = inspect(policy, request, body, clocks=Clocks(NOW, lambda: 0.0))
             assert_plain_pass(verdict, f"{text}\n{request}\n{body!r}")
@@ -231,6 +241,14 @@ def test_an_urlencoded_body_is_judged_with_the_head() -> None:
     assert not lane_passes(policy, get("/c.php", ("Content-Type", "text/xml"),
                                        ("Content-Length", "9"), method="POST"), b"<a>b</a>")
     assert not lane_passes(policy, get("/c.php", ("Content-Length", "9"), method="POST"))
+
+
+def test_the_head_says_whether_the_body_is_worth_reading() -> None:
+    policy = load_text(SEED)
+    form = (("Content-Type", "application/x-www-form-urlencoded"), ("Content-Length", "9"))
+    assert lane_judges(policy, get("/c.php?a=1", *form, method="POST")) == NEEDS_BODY
+    assert lane_judges(policy, get("/c.php?f=/etc/passwd", *form, method="POST")) == UNSURE
+    assert lane_judges(policy, get("/c.php?a=1")) == PASS
 
 
 def test_what_the_lane_leaves_to_the_transaction() -> None:
