@@ -55,17 +55,22 @@ def test_urlencoded_body_reaches_php_byte_identical(main_site: Site) -> None:
     assert seen["post_bytes"] == md5(ALL_BYTES)
 
 
-def test_multipart_body_with_a_binary_file_reaches_php_byte_identical(main_site: Site) -> None:
-    binary = ALL_BYTES * 64 + os.urandom(4096)
+def post_multipart(site: Site, binary: bytes) -> dict[str, str]:
+    """Upload ``binary`` with a field; check what PHP received; return its digests."""
     body, content_type = multipart({"title": "a binary file"},
                                    {"upload": ("all-bytes.bin", binary)})
-    reply = main_site.request("POST", "/post.php", body, {"Content-Type": content_type})
+    reply = site.request("POST", "/post.php", body, {"Content-Type": content_type})
     assert reply.status == 200, reply.body
     seen = php_digest(reply.body)
     assert seen["file_upload_error"] == "0"
     assert seen["file_upload_size"] == str(len(binary))
     assert seen["file_upload_md5"] == md5(binary)
     assert seen["post_title"] == md5(b"a binary file")
+    return seen
+
+
+def test_multipart_body_with_a_binary_file_reaches_php_byte_identical(main_site: Site) -> None:
+    post_multipart(main_site, ALL_BYTES * 64 + os.urandom(4096))
 
 
 def test_several_posts_on_one_keep_alive_connection(main_site: Site) -> None:
@@ -92,9 +97,14 @@ def test_the_last_block_of_a_replayed_body_is_intact(main_site: Site) -> None:
     These sizes lost their last bytes to the allocator when the block written
     last was freed before PHP read it.
     """
-    conn = main_site.connect()
+    assert_forms_intact(main_site, (*range(70_001, 70_008), 80_002))
+
+
+def assert_forms_intact(site: Site, sizes: tuple[int, ...]) -> None:
+    """Forms of these sizes on one connection, each reaching PHP byte for byte."""
+    conn = site.connect()
     try:
-        for size in (*range(70_001, 70_008), 80_002):
+        for size in sizes:
             body = b"b=" + b"x" * (size - 2)
             reply = send(conn, "POST", "/post.php", body, FORM)
             assert reply.status == 200, reply.body

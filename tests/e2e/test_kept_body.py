@@ -18,26 +18,21 @@ import pytest
 from apache_secfilter.server.instance_config import KEPT_BODY_SIZE
 
 from .conftest import Site, php_digest, send
-from .test_bodies import ALL_BYTES, FORM, md5, multipart, urlencoded_body
+from .test_bodies import (
+    ALL_BYTES,
+    FORM,
+    assert_forms_intact,
+    md5,
+    multipart,
+    post_multipart,
+    urlencoded_body,
+)
 
 pytestmark = pytest.mark.apache
 
 WARNING = "SecFilterKeptBodySize is set, but mod_request's KeptBodySize is not in effect"
 #: The largest body the hook has mod_request keep (it is counted twice).
 LARGEST_KEPT = KEPT_BODY_SIZE // 2
-
-
-def post_multipart(site: Site, binary: bytes) -> dict[str, str]:
-    body, content_type = multipart({"title": "a binary file"},
-                                   {"upload": ("all-bytes.bin", binary)})
-    reply = site.request("POST", "/post.php", body, {"Content-Type": content_type})
-    assert reply.status == 200, reply.body
-    seen = php_digest(reply.body)
-    assert seen["file_upload_error"] == "0"
-    assert seen["file_upload_size"] == str(len(binary))
-    assert seen["file_upload_md5"] == md5(binary)
-    assert seen["post_title"] == md5(b"a binary file")
-    return seen
 
 
 def post_form(site: Site, body: bytes) -> dict[str, str]:
@@ -178,12 +173,4 @@ def test_the_last_block_of_a_replayed_body_is_intact(request: pytest.FixtureRequ
     mod_python's filter.write() does not copy: each block must outlive the call.
     """
     site: Site = request.getfixturevalue(fixture)
-    conn = site.connect()
-    try:
-        for size in (*range(70_001, 70_008), 80_002, LARGEST_KEPT + 3):
-            body = b"b=" + b"x" * (size - 2)
-            reply = send(conn, "POST", "/post.php", body, FORM)
-            assert reply.status == 200, reply.body
-            assert php_digest(reply.body)["raw_md5"] == md5(body), size
-    finally:
-        conn.close()
+    assert_forms_intact(site, (*range(70_001, 70_008), 80_002, LARGEST_KEPT + 3))
