@@ -146,12 +146,15 @@ def _warn_kept(req, why: str) -> None:
 
 
 def feed(req, tx: Transaction, early: bytes | None) -> bytes | None:
-    """Give the engine the body: the one read for the quick lane, or read it now."""
+    """Give the engine the body: the one read for the quick lane, or read it now.
+
+    In one piece: the hook holds it whole anyway, and a multipart body of the
+    common shape given whole is read without the parser's state machine.
+    """
     body = early if early is not None else read_all(req)
     if body is None:
         return None
-    for start in range(0, len(body), CHUNK):
-        tx.feed_body(body[start:start + CHUNK])
+    tx.feed_body(body)
     req.secfilter_body = body
     return body
 

@@ -31,10 +31,11 @@ bodies.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from apache_secfilter.limits import Limits
 
-__all__ = ["common_fields"]
+__all__ = ["CommonPart", "common_fields", "common_parts"]
 
 CRLF = b"\r\n"
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
@@ -42,15 +43,24 @@ _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _PART_HEAD = re.compile(
     rb'Content-Disposition: form-data; name="([^"\\\r\n]*)"'
     rb'(?:; filename="([^"\\\r\n]*)")?'
-    rb"(?:\r\nContent-Type: " + _TOKEN + rb"/" + _TOKEN + rb")?"
+    rb"(?:\r\nContent-Type: (" + _TOKEN + rb"/" + _TOKEN + rb"))?"
 )
 #: Header lines of that shape: at most two.
 _MOST_HEADERS = 2
 
 
-def common_fields(body: bytes, boundary: bytes,
-                  limits: Limits) -> tuple[tuple[bytes, bytes], ...] | None:
-    """The non-file fields ``(name, value)`` in order, or None when the parser must read it.
+class CommonPart(NamedTuple):
+    """One part of a body of the common shape: its names and where its content is."""
+
+    name: bytes
+    filename: bytes | None  # None: a field; otherwise a file part (b"" when empty)
+    content_type: bytes
+    start: int
+    end: int
+
+
+def common_parts(body: bytes, boundary: bytes, limits: Limits) -> list[CommonPart] | None:
+    """Every part of ``body`` in order, or None when the parser must read it.
 
     ``boundary`` comes from ``boundary_from_content_type`` (already checked).
     """
@@ -58,7 +68,7 @@ def common_fields(body: bytes, boundary: bytes,
     if len(body) > limits.body_bytes or limits.multipart_headers < _MOST_HEADERS \
             or not body.startswith(dash):
         return None
-    fields: list[tuple[bytes, bytes]] = []
+    parts: list[CommonPart] = []
     pos = len(dash)
     for _ in range(limits.multipart_parts):
         if not body.startswith(CRLF, pos):
@@ -71,13 +81,23 @@ def common_fields(body: bytes, boundary: bytes,
         head = _PART_HEAD.fullmatch(body, pos + 2, head_end)
         if head is None:
             return None
-        if head.group(2) is None:
-            fields.append((head.group(1), body[head_end + 4:following]))
+        parts.append(CommonPart(head.group(1), head.group(2), head.group(3) or b"",
+                                head_end + 4, following))
         pos = following + len(CRLF) + len(dash)
     ending = len(body) - pos
     if body.startswith(b"--", pos) and (ending == 2 or (ending == 4 and body.endswith(CRLF))):
-        return tuple(fields)
+        return parts
     return None
+
+
+def common_fields(body: bytes, boundary: bytes,
+                  limits: Limits) -> tuple[tuple[bytes, bytes], ...] | None:
+    """The non-file fields ``(name, value)`` in order, or None when the parser must read it."""
+    parts = common_parts(body, boundary, limits)
+    if parts is None:
+        return None
+    return tuple((part.name, body[part.start:part.end]) for part in parts
+                 if part.filename is None)
 
 
 def _delimiter_after(body: bytes, dash: bytes, start: int) -> int:
