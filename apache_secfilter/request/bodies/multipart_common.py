@@ -1,8 +1,9 @@
-"""The fields of a multipart body of the common shape, read without the parser.
+"""The parts of a multipart body of the common shape, read without the state machine.
 
-``MultipartParser`` reads every body strictly, a line and a parameter at a
-time, and writes uploads to spools: right for the transaction, but about
-70 µs of Python for a browser's photo upload before a single rule runs.
+``MultipartParser``'s state machine reads every body strictly, a line and a
+parameter at a time: about 70 µs of Python for a browser's photo upload
+before a single rule runs.  The quick lane (``common_fields``) and the
+parser itself, given a whole body (``common_parts``), read it here instead.
 Browsers, curl and HTTP libraries all send the same shape::
 
     --BOUNDARY\\r\\n
@@ -12,9 +13,9 @@ Browsers, curl and HTTP libraries all send the same shape::
     CONTENT\\r\\n
     --BOUNDARY--[\\r\\n]
 
-``common_fields`` recognises exactly that shape with a few C-level searches
-and one regular expression per part, and returns the non-file fields the
-parser would return; for anything else (a preamble, other headers, quoting
+``common_parts`` recognises exactly that shape with a few C-level searches
+and one regular expression per part, and returns the parts (names, file
+names, content types, where each content is) the state machine would find; for anything else (a preamble, other headers, quoting
 with backslashes, a boundary string inside headers or not at a line start,
 a limit reached) it returns ``None`` and the parser decides.  Why the answer
 is the parser's: after a part's headers the parser looks for the first
@@ -24,8 +25,9 @@ headers, so it finds the same occurrence or one inside the headers (given
 up).  A header block of the shape above is one the parser accepts with the
 same name and filename (no backslash or quote inside the quotes, so no
 escapes).  One search over each part's content: about 12 µs per 100 KB.
-``tests/unit/request/test_multipart_common.py`` compares both on generated
-bodies.
+``tests/unit/bodies/test_multipart_common.py`` compares both on generated
+bodies, and the parser's chunking tests compare a whole body with the same
+body fed byte by byte.
 """
 
 from __future__ import annotations
