@@ -15,16 +15,17 @@ Browsers, curl and HTTP libraries all send the same shape::
 
 ``common_parts`` recognises exactly that shape with a few C-level searches
 and one regular expression per part, and returns the parts (names, file
-names, content types, where each content is) the state machine would find; for anything else (a preamble, other headers, quoting
-with backslashes, a boundary string inside headers or not at a line start,
-a limit reached) it returns ``None`` and the parser decides.  Why the answer
-is the parser's: after a part's headers the parser looks for the first
-``--BOUNDARY`` (leftmost, as ``bytes.find``) and requires a CRLF before it,
-which ends the part; here the same search runs from the start of the part's
-headers, so it finds the same occurrence or one inside the headers (given
-up).  A header block of the shape above is one the parser accepts with the
-same name and filename (no backslash or quote inside the quotes, so no
-escapes).  One search over each part's content: about 12 µs per 100 KB.
+names, content types, where each content is) the state machine would find;
+for anything else (a preamble, other headers, quoting with backslashes, a
+boundary string inside headers or not at a line start, a limit reached) it
+returns ``None`` and the parser decides.  Why the answer is the parser's:
+after a part's headers the parser looks for the first ``--BOUNDARY``
+(leftmost, as ``bytes.find``) and requires a CRLF before it, which ends the
+part; here the same search runs from the start of the part's headers, so it
+finds the same occurrence or one inside the headers (given up).  A header
+block of the shape above is one the parser accepts with the same name and
+filename (no backslash or quote inside the quotes, so no escapes).  One
+search over each part's content: about 12 µs per 100 KB.
 ``tests/unit/bodies/test_multipart_common.py`` compares both on generated
 bodies, and the parser's chunking tests compare a whole body with the same
 body fed byte by byte.
