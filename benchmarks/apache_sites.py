@@ -30,7 +30,11 @@ import time
 from dataclasses import dataclass
 
 from apache_secfilter.server.instance import log_tail
-from apache_secfilter.server.instance_config import KEPT_BODY_SIZE, kept_body_lines
+from apache_secfilter.server.instance_config import (
+    KEPT_BODY_SIZE,
+    RunDirLayout,
+    kept_body_lines,
+)
 from apache_secfilter.server.processes import read_pid
 
 APACHE = "/usr/sbin/apache2"
@@ -80,7 +84,7 @@ echo "SECFILTER-BENCH-PHP-OK fields=", count($_POST), " error=", $photo['error']
 
 
 @dataclass(frozen=True)
-class Site:
+class Site(RunDirLayout):
     """One instance's inputs: variant, rules, shared document root, own run directory."""
 
     variant: str
@@ -90,22 +94,6 @@ class Site:
     secrules: str
     package_dir: str
     port: int
-
-    @property
-    def conf_path(self) -> str:
-        return os.path.join(self.run_dir, "httpd.conf")
-
-    @property
-    def pid_file(self) -> str:
-        return os.path.join(self.run_dir, "httpd.pid")
-
-    @property
-    def error_log(self) -> str:
-        return os.path.join(self.run_dir, "logs", "error.log")
-
-    @property
-    def runtime_dir(self) -> str:
-        return os.path.join(self.run_dir, "runtime")
 
     @property
     def wsgi_dir(self) -> str:

@@ -57,8 +57,38 @@ STACK_MODULES = {
 }
 
 
+class RunDirLayout:
+    """Where a private Apache keeps its files inside its run directory.
+
+    Shared by ``InstanceSpec`` and the benchmark's sites, so that both write
+    and read the same paths (``run_dir`` is the subclass's field).
+    """
+
+    run_dir: str
+
+    @property
+    def conf_path(self) -> str:
+        return os.path.join(self.run_dir, "httpd.conf")
+
+    @property
+    def pid_file(self) -> str:
+        return os.path.join(self.run_dir, "httpd.pid")
+
+    @property
+    def log_dir(self) -> str:
+        return os.path.join(self.run_dir, "logs")
+
+    @property
+    def error_log(self) -> str:
+        return os.path.join(self.log_dir, "error.log")
+
+    @property
+    def runtime_dir(self) -> str:
+        return os.path.join(self.run_dir, "runtime")
+
+
 @dataclass(frozen=True)
-class InstanceSpec:
+class InstanceSpec(RunDirLayout):
     """Everything that decides one private Apache instance.
 
     ``package_dir`` is the directory that holds the ``apache_secfilter``
@@ -85,29 +115,9 @@ class InstanceSpec:
     kept_body_size: int = KEPT_BODY_SIZE
 
     @property
-    def conf_path(self) -> str:
-        return os.path.join(self.run_dir, "httpd.conf")
-
-    @property
-    def pid_file(self) -> str:
-        return os.path.join(self.run_dir, "httpd.pid")
-
-    @property
-    def log_dir(self) -> str:
-        return os.path.join(self.run_dir, "logs")
-
-    @property
     def engine_log_dir(self) -> str:
         """Where the demo's audit and debug logs go: written by Apache's children."""
         return os.path.join(self.log_dir, "secfilter")
-
-    @property
-    def runtime_dir(self) -> str:
-        return os.path.join(self.run_dir, "runtime")
-
-    @property
-    def error_log(self) -> str:
-        return os.path.join(self.log_dir, "error.log")
 
     @property
     def fpm_conf_path(self) -> str:
