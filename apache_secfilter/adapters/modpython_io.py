@@ -64,7 +64,6 @@ def first_request(req):
     return first
 
 
-
 def is_form(req) -> bool:
     """A body worth reading early for the quick lane: a form, urlencoded or multipart."""
     length = (req.headers_in.get("Content-Length") or "").strip()
@@ -79,9 +78,9 @@ def read_all(req) -> bytes | None:
     (mod_python allocates what is asked for, so a larger claim is read in
     ``CHUNK``s): each read is a call into mod_python.
     """
-    keep_body(req)
-    length = (req.headers_in.get("Content-Length") or "").strip()
-    size = int(length) if _DIGITS.fullmatch(length) and 0 < int(length) <= ONE_READ else CHUNK
+    length = _content_length(req)
+    keep_body(req, length)
+    size = length if length and length <= ONE_READ else CHUNK
     chunks = []
     try:
         while True:
@@ -97,7 +96,13 @@ def read_all(req) -> bytes | None:
     return b"".join(chunks)
 
 
-def keep_body(req) -> None:
+def _content_length(req) -> int | None:
+    """The announced body length (``Content-Length`` as digits), or None."""
+    length = (req.headers_in.get("Content-Length") or "").strip()
+    return int(length) if _DIGITS.fullmatch(length) else None
+
+
+def keep_body(req, length: int | None) -> None:
     """Before the body is first read: have mod_request keep a copy of it, when that is safe.
 
     With its ``KEEP_BODY`` filter in the chain while the hook reads, mod_request
@@ -109,14 +114,14 @@ def keep_body(req) -> None:
     half of ``SecFilterKeptBodySize``, which must equal ``KeptBodySize``.  Never
     on a threaded MPM (no body is read there).  ``req.secfilter_kept`` says
     whether it was added; the replay filter checks that the kept body is really
-    there before it relies on it (``_pass_kept_body``).
+    there before it relies on it (``_pass_kept_body``).  ``length``: the
+    body's announced length (``_content_length``).
     """
     req.secfilter_kept = False
     req.secfilter_limit = limit = kept_body_limit(req)
     if not limit or threaded() or req.headers_in.get("Transfer-Encoding") is not None:
         return
-    length = (req.headers_in.get("Content-Length") or "").strip()
-    if not _DIGITS.fullmatch(length) or not 0 < 2 * int(length) <= limit:
+    if length is None or not 0 < 2 * length <= limit:
         return
     if not input_filter_registered(KEEP_BODY_FILTER):
         _warn_kept(req, "mod_request is not loaded (a2enmod request)")
@@ -141,8 +146,8 @@ def _warn_kept(req, why: str) -> None:
     if not _state["kept_warned"]:
         _state["kept_warned"] = True
         log(req, f"mod_security: {KEPT_BODY_OPTION} is set, but mod_request's KeptBodySize is "
-                  f"not in effect: {why}; request bodies are replayed in Python (slower, "
-                  "never lost). See the documentation of the option.", apache.APLOG_WARNING)
+                 f"not in effect: {why}; request bodies are replayed in Python (slower, "
+                 "never lost). See the documentation of the option.", apache.APLOG_WARNING)
 
 
 def feed(req, tx: Transaction, early: bytes | None) -> bytes | None:
