@@ -264,7 +264,7 @@ class QuickLane:
     def _cookies_hold(self, names: str, headers: Sequence[tuple[str, str]]) -> bool:
         """Cookies within their limit, in one header (several are joined by "; ").
 
-        ``names``: the header names, lower case, joined by commas (as in ``passes``).
+        ``names``: the header names, lower case, joined by commas (as in ``judge``).
         """
         listed = names.split(",")
         if len(listed) != len(headers) or listed.count("cookie") > 1:

@@ -109,6 +109,14 @@ class MultipartResult:
             upload.spool.close()
 
 
+def _uploaded(name: bytes, filename: bytes, content_type: bytes,
+              spool: BodySpool) -> UploadedFile:
+    """A file part whose content is all in ``spool`` (names as Latin-1 text)."""
+    return UploadedFile(field=name.decode("latin-1"), filename=filename.decode("latin-1"),
+                        content_type=content_type.decode("latin-1"), size=spool.size,
+                        spool=spool)
+
+
 # --------------------------------------------------------------------------- parameters
 
 
@@ -271,10 +279,7 @@ class MultipartParser:
             spool = self._spool_factory()
             self._spools.append(spool)
             spool.write(content)
-            self._files.append(UploadedFile(
-                field=part.name.decode("latin-1"), filename=part.filename.decode("latin-1"),
-                content_type=part.content_type.decode("latin-1"), size=spool.size,
-                spool=spool))
+            self._files.append(_uploaded(part.name, part.filename, part.content_type, spool))
         self._total = len(body)
         self._buf = bytearray(CRLF if body.endswith(CRLF) else b"")  # after "--boundary--"
         self._state = _State.EPILOGUE
@@ -472,11 +477,4 @@ class MultipartParser:
             return
         content_type = part.headers.get(b"content-type", b"")
         self._files.append(
-            UploadedFile(
-                field=part.name.decode("latin-1"),
-                filename=(part.filename or b"").decode("latin-1"),
-                content_type=content_type.decode("latin-1"),
-                size=part.spool.size,
-                spool=part.spool,
-            )
-        )
+            _uploaded(part.name, part.filename or b"", content_type, part.spool))
