@@ -36,7 +36,7 @@ from apache_secfilter.cli.workloads import Workload, workloads
 from apache_secfilter.engine import evaluate as evaluate_module
 from apache_secfilter.engine.body import body_kind
 from apache_secfilter.engine.prefilter import plan_for
-from apache_secfilter.engine.quick import quick_lane
+from apache_secfilter.engine.quick import NEEDS_BODY, PASS, quick_lane
 from apache_secfilter.limits import DEFAULT_LIMITS
 
 DEMO = Path(apache_secfilter.__file__).parent / "data" / "demo" / "demo.conf"
@@ -86,10 +86,11 @@ def hook_runner(policy: Policy, work: Workload) -> Callable[[], str]:
     form = work.body if kind in ("urlencoded", "multipart") else None
 
     def run() -> str:
-        if lane is not None and (lane.passes(req.method, req.uri, req.protocol, req.headers)
-                                 or form and lane.passes(req.method, req.uri, req.protocol,
-                                                         req.headers, form)):
-            return "pass"
+        if lane is not None:
+            answer = lane.judge(req.method, req.uri, req.protocol, req.headers)
+            if answer == PASS or answer == NEEDS_BODY and form \
+                    and lane.judge_body(req.uri, req.headers, form) == PASS:
+                return "pass"
         return transaction()
 
     return run

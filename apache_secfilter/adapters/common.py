@@ -70,11 +70,19 @@ class LoadedPolicy:
         request body, when the hook has read it."""
         return self.judge_quickly(method, uri, protocol, headers, env, body) == PASS
 
+    def body_passes_quickly(self, uri: str, headers: Sequence[tuple[str, str]],
+                            body: bytes) -> bool:
+        """After ``judge_quickly`` answered ``NEEDS_BODY`` for this head: whether
+        the whole body read since lets the request pass (``QuickLane.judge_body``:
+        the head's work is not done twice)."""
+        lane = self.quick
+        return lane is not None and lane.judge_body(uri, headers, body) == PASS
+
     def judge_quickly(self, method: str, uri: str, protocol: str,
                       headers: Sequence[tuple[str, str]], env: Container[str],
                       body: bytes | None = None) -> str:
         """The quick lane's answer (``engine.quick.QuickLane.judge``): ``PASS``,
-        ``NEEDS_BODY`` (read the form, ask ``passes_quickly`` with it) or ``UNSURE``."""
+        ``NEEDS_BODY`` (read the form, ask ``body_passes_quickly``) or ``UNSURE``."""
         lane = self.quick
         if lane is None or ENV_OVERRIDE in env:
             return UNSURE

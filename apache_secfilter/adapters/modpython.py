@@ -89,13 +89,14 @@ def _inspect(req) -> int:
     is_threaded = threaded()
     early: bytes | None = None
     if loaded.quick is not None:
-        head = (*request_line(req), req.headers_in.items(), req.subprocess_env)
-        answer = loaded.judge_quickly(*head)
+        method, uri, protocol = request_line(req)
+        headers = req.headers_in.items()
+        answer = loaded.judge_quickly(method, uri, protocol, headers, req.subprocess_env)
         if answer == PASS:
             return apache.DECLINED  # certainly passes, nothing to log: no transaction
         if answer == NEEDS_BODY and not is_threaded and is_form(req):
             early = read_all(req)
-            if early is not None and loaded.passes_quickly(*head, early):
+            if early is not None and loaded.body_passes_quickly(uri, headers, early):
                 replay_body(req, early)
                 req.secfilter_body = early  # for internal redirects (R8)
                 return apache.DECLINED

@@ -22,8 +22,10 @@ stretch of text containing it, because every value is cut out of its line at
 characters those steps do not touch (``?``, ``&``, ``=``, ``;``, ``,``,
 quotes, blanks, ``:``).  A form body is decoded as a whole for the same reason
 (a ``%xx`` pair never spans ``&`` or ``=``).  So when no form of the joined
-text (``+`` kept, ``+`` as a space, raw, the form) holds any required string,
-no rule can match.  What the
+head (``+`` kept, ``+`` as a space, raw) and not the form's text hold any
+required string, no rule can match: every value lies within one of them.
+The head is searched first, and the body is read only when it passes (what
+``judge_body`` finishes).  What the
 transaction checks besides the rules (the URL-encoding, UTF-8 and byte-range
 checks, the parameter and cookie limits, a request body) is either shown to
 pass here or makes the lane step aside; policies that log or act on passing
@@ -175,14 +177,29 @@ class QuickLane:
         if (self.check_utf8 or self.out_of_range is not None) and not self._checks_pass(
                 the_request, headers, head):
             return UNSURE
-        if content_type is None or body is None:
-            if self._any_string(the_request, head, names, ""):
-                return UNSURE  # the head alone holds a rule's string: no body changes that
-            return PASS if content_type is None else NEEDS_BODY
-        form = self._body_text(query, body, content_type)
-        if form is None or self._any_string(the_request, head, names, form):
+        if self._any_string(the_request, head, names):
+            return UNSURE  # the head alone holds a rule's string: no body changes that
+        if content_type is None:
+            return PASS
+        return NEEDS_BODY if body is None else self._judge_form(query, content_type, body)
+
+    def judge_body(self, uri: str, headers: Sequence[tuple[str, str]], body: bytes) -> str:
+        """``PASS`` or ``UNSURE`` for the whole body of a request whose head
+        ``judge`` answered ``NEEDS_BODY``: what ``judge`` with the body says,
+        without doing the head's work again.  Only after that answer: the head's
+        checks are not repeated here."""
+        content_type = _form_type([(n.lower(), v) for n, v in headers])
+        if content_type is None:
             return UNSURE
-        return PASS
+        return self._judge_form(uri.partition("?")[2], content_type, body)
+
+    def _judge_form(self, query: str, content_type: str, body: bytes) -> str:
+        """The body's part of the answer: its text as rules see it holds no string."""
+        form = self._body_text(query, body, content_type)
+        if form is None:
+            return UNSURE
+        folded = fold_text(form)
+        return UNSURE if folded is None or self.occurs(folded) else PASS
 
     def _body_text(self, query: str, body: bytes, content_type: str) -> str | None:
         """A form body as its rules see it (payload, parameters, ARGS with the
@@ -225,7 +242,7 @@ class QuickLane:
         text = normalise(body.decode("latin-1"))
         return f"{text}\n{normalise(query)}&{text}" if query else text
 
-    def _any_string(self, the_request: str, head: str, names: str, form: str) -> bool:
+    def _any_string(self, the_request: str, head: str, names: str) -> bool:
         """Whether a required string occurs in the head as some rule could see it.
 
         Normalised (headers keep ``+``); the request line also with ``+`` as a
@@ -238,8 +255,6 @@ class QuickLane:
             text += "\n" + normalise(the_request)
         if text != head and (self.reads_raw or _changes(names)):
             text += "\n" + head
-        if form:
-            text += "\n" + form
         folded = fold_text(text)
         return folded is None or self.occurs(folded)
 
