@@ -154,12 +154,13 @@ def feed(req, tx: Transaction, early: bytes | None) -> bytes | None:
     """Give the engine the body: the one read for the quick lane, or read it now.
 
     In one piece: the hook holds it whole anyway, and a multipart body of the
-    common shape given whole is read without the parser's state machine.
+    common shape given whole is read without the parser's state machine.  As
+    ``held``: spilling it to temporary files would save no memory here.
     """
     body = early if early is not None else read_all(req)
     if body is None:
         return None
-    tx.feed_body(body)
+    tx.feed_body(body, held=True)  # req.secfilter_body holds it until the request ends
     req.secfilter_body = body
     return body
 

@@ -43,9 +43,12 @@ class BodyCollector:
     """Receives body chunks; ``finish()`` parses and returns a BodyResult."""
 
     def __init__(self, content_type: str, limits: Limits, spool_dir: str | None,
-                 spool_prefix: str) -> None:
+                 spool_prefix: str, in_memory: int | None = None) -> None:
+        """``in_memory``: keep up to this many bytes per spool in memory, when more
+        than ``limits.body_in_memory`` (``Transaction.feed_body``, ``held``)."""
         self.kind = body_kind(content_type)
         self.limits = limits
+        self.in_memory = max(limits.body_in_memory, in_memory or 0)
         self.size = 0
         self.spool_dir, self.spool_prefix = spool_dir, spool_prefix
         self.spool = self._new_spool()
@@ -56,7 +59,7 @@ class BodyCollector:
             self.parser = MultipartParser(boundary, limits, self._new_tracked_spool)
 
     def _new_spool(self) -> BodySpool:
-        return BodySpool(self.limits.body_in_memory, self.spool_dir, self.spool_prefix)
+        return BodySpool(self.in_memory, self.spool_dir, self.spool_prefix)
 
     def _new_tracked_spool(self) -> BodySpool:
         spool = self._new_spool()

@@ -19,6 +19,7 @@ from ..errors import InspectionFailed, LimitExceeded, RequestError
 from ..escape import escape_log
 from ..limits import DEFAULT_LIMITS, Limits
 from ..policy.model import Policy, status_relevant
+from ..request.bodies.spool import can_spill
 from ..request.model import Request, Response
 from ..request.view import RequestView, ViewOptions
 from .alerts import AlertContext, alert_line
@@ -131,18 +132,32 @@ class Transaction:
             return False
         return not self.request.is_chunked
 
-    def feed_body(self, chunk: bytes) -> None:
-        """Give the next piece of the body; errors are kept for the verdict."""
+    def feed_body(self, chunk: bytes, *, held: bool = False) -> None:
+        """Give the next piece of the body; errors are kept for the verdict.
+
+        ``held``: ``chunk`` is the whole body, and the caller keeps it in memory
+        until the transaction closes (the mod_python hook does).  Spilling it
+        and its uploads to temporary files past SecUploadInMemoryLimit (R3)
+        would then save no memory, so they stay in memory, unless something
+        looks at those files (an approval script, which sees them while it runs)
+        or creating them would fail (which denies the request): then they spill
+        as always.  Uploads SecUploadKeepFiles keeps are written at ``close``.
+        """
         if not self.wants_body or self._body_error is not None or not chunk:
             return
         try:
             if self._collector is None:
                 prefix = f"{self.view.now:%Y%m%d-%H%M%S}-{self.request.remote_addr}"
+                in_memory = len(chunk) if held and self._spill_unseen() else None
                 self._collector = BodyCollector(self.request.content_type, self.limits,
-                                                self.settings.upload_dir, prefix)
+                                                self.settings.upload_dir, prefix, in_memory)
             self._collector.feed(chunk)
         except RequestError as exc:
             self._body_error = exc
+
+    def _spill_unseen(self) -> bool:
+        """Whether temporary body files would go unseen and could be created."""
+        return not self.settings.upload_approve_script and can_spill(self.settings.upload_dir)
 
     def finish_request(self) -> Verdict:
         """Run checks and rules on the request; the verdict for the request phase."""

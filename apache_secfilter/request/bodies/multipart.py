@@ -270,15 +270,15 @@ class MultipartParser:
         parts = common_parts(body, self._dash[2:], self._limits)
         if parts is None:
             return False
+        whole = memoryview(body) if type(body) is bytes else memoryview(bytes(body))
         for part in parts:
             self._parts += 1
-            content = body[part.start:part.end]
             if part.filename is None:
-                self._fields.append((part.name, content))
+                self._fields.append((part.name, body[part.start:part.end]))
                 continue
             spool = self._spool_factory()
             self._spools.append(spool)
-            spool.write(content)
+            spool.write(whole[part.start:part.end])  # a view: a file's bytes are not copied
             self._files.append(_uploaded(part.name, part.filename, part.content_type, spool))
         self._total = len(body)
         self._buf = bytearray(CRLF if body.endswith(CRLF) else b"")  # after "--boundary--"

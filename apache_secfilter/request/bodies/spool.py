@@ -46,6 +46,11 @@ def _safe_prefix(prefix: str) -> str:
     return prefix.replace("/", "_").replace("\\", "_").replace("\0", "_")
 
 
+def _immutable(chunk: bytes | memoryview) -> bool:
+    return type(chunk) is bytes or (isinstance(chunk, memoryview) and chunk.readonly
+                                    and type(chunk.obj) is bytes)
+
+
 def can_spill(directory: str | None) -> bool:
     """Whether this process may create a spill file in ``directory`` (None: the
     system temporary directory), asked without creating one.
@@ -72,7 +77,8 @@ class BodySpool:
         self._limit = in_memory_limit
         self._directory = directory
         self._prefix = _safe_prefix(prefix)
-        self._memory = bytearray()
+        #: the content while in memory: the chunks as written (no copy per write)
+        self._memory: list[bytes | memoryview] = []
         self._file: BinaryIO | None = None
         self._path: str | None = None
         self._size = 0
@@ -108,15 +114,19 @@ class BodySpool:
     def closed(self) -> bool:
         return self._closed
 
-    def write(self, chunk: bytes) -> None:
-        """Append ``chunk``; spill to a file when the memory limit is passed."""
+    def write(self, chunk: bytes | memoryview) -> None:
+        """Append ``chunk``; spill to a file when the memory limit is passed.
+
+        Kept as given while in memory: ``bytes``, or a view of ``bytes`` (both
+        never change); anything else is copied.
+        """
         self._check_open()
         if not chunk:
             return
         if self._file is None and self._size + len(chunk) > self._limit:
             self._spill()
         if self._file is None:
-            self._memory += chunk
+            self._memory.append(chunk if _immutable(chunk) else bytes(chunk))
         else:
             self._write_file(chunk)
         self._size += len(chunk)
@@ -125,7 +135,7 @@ class BodySpool:
         """The whole content, read back from the file when it was spilled."""
         self._check_open()
         if self._file is None:
-            return bytes(self._memory)
+            return b"".join(self._memory)  # one chunk of bytes: itself, no copy
         try:
             self._file.flush()
             self._file.seek(0)
@@ -160,7 +170,7 @@ class BodySpool:
         if self._closed:
             return
         self._closed = True
-        self._memory = bytearray()
+        self._memory = []
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -179,11 +189,11 @@ class BodySpool:
     def _spill(self) -> None:
         """Move the in-memory content to a new temporary file."""
         self._path, self._file = self._create_file()
-        if self._memory:
-            self._write_file(bytes(self._memory))
-            self._memory = bytearray()
+        for chunk in self._memory:
+            self._write_file(chunk)
+        self._memory = []
 
-    def _write_file(self, chunk: bytes) -> None:
+    def _write_file(self, chunk: bytes | memoryview) -> None:
         assert self._file is not None
         try:
             self._file.write(chunk)
