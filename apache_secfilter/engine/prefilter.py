@@ -128,8 +128,20 @@ class Plan:
 
 
 def _holds_all(folded: str | None, sets: tuple[frozenset[str], ...]) -> bool:
-    """Whether a folded value holds a string of each set (True when unjudged: None)."""
-    return folded is None or all(any(s in folded for s in strings) for strings in sets)
+    """Whether a folded value holds a string of each set (True when unjudged: None).
+
+    Plain loops: called for every rule a hit string owns, they cost less than
+    nested generator expressions.
+    """
+    if folded is None:
+        return True
+    for strings in sets:
+        for string in strings:
+            if string in folded:
+                break
+        else:
+            return False
+    return True
 
 
 def _sources_of(rule: Rule) -> list[Source]:
@@ -278,9 +290,14 @@ class Scan:
         also, folded = self.plan.rule_also, found.folded
         for key, positions in found.where.items():
             for rule in owners.get(key, ()):
-                # live only where a value also holds one string of each other set
-                if not also[rule] or any(_holds_all(folded[p], also[rule]) for p in positions):
+                sets = also[rule]
+                if not sets:
                     out.append(rule)
+                    continue
+                for position in positions:  # live only where a value holds one of each set
+                    if _holds_all(folded[position], sets):
+                        out.append(rule)
+                        break
         return out
 
 
