@@ -31,13 +31,14 @@ from pathlib import Path
 from ruleset import rules_text
 
 import apache_secfilter
-from apache_secfilter import Clocks, Policy, Transaction, load_policy
+from apache_secfilter import Clocks, Policy, Transaction
+from apache_secfilter.adapters.common import LoadedPolicy
+from apache_secfilter.apacheconf.source import load_source
 from apache_secfilter.cli.workloads import Workload, workloads
 from apache_secfilter.engine import evaluate as evaluate_module
 from apache_secfilter.engine.body import body_kind
 from apache_secfilter.engine.prefilter import plan_for
-from apache_secfilter.engine.quick import NEEDS_BODY, PASS, quick_lane
-from apache_secfilter.limits import DEFAULT_LIMITS
+from apache_secfilter.engine.quick import NEEDS_BODY, PASS
 
 DEMO = Path(apache_secfilter.__file__).parent / "data" / "demo" / "demo.conf"
 EVALUATORS = ("plain", "fast", "hook")
@@ -52,22 +53,25 @@ def seed_text() -> str:
     return "\n".join(keep) + "\n"
 
 
-def load(text: str) -> tuple[Policy, float]:
+def load(text: str) -> tuple[LoadedPolicy, float]:
+    """The rules as the hooks hold them (their policy, quick lane and its rests)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rules.conf"
         path.write_text(text)
         start = time.perf_counter()
-        policy = load_policy(str(path))
-        return policy, time.perf_counter() - start
+        loaded = LoadedPolicy(str(path), load_source(str(path)))
+        return loaded, time.perf_counter() - start
 
 
-def request_runner(policy: Policy, work: Workload, fast: bool) -> Callable[[], str]:
+def request_runner(policy: Policy, work: Workload, fast: bool,
+                   held: bool = False) -> Callable[[], str]:
+    """The transaction; ``held``: the body given as the mod_python hook gives it."""
     clocks = Clocks(datetime(2024, 1, 2, tzinfo=UTC), time.monotonic)
 
     def run() -> str:
         tx = Transaction(policy, work.request, clocks, fast=fast)
         if tx.wants_body:
-            tx.feed_body(work.body)
+            tx.feed_body(work.body, held=held)
         verdict = tx.finish_request()
         tx.close()
         return verdict.action
@@ -75,22 +79,23 @@ def request_runner(policy: Policy, work: Workload, fast: bool) -> Callable[[], s
     return run
 
 
-def hook_runner(policy: Policy, work: Workload) -> Callable[[], str]:
-    """What the mod_python hook does: the quick lane, and the transaction when it
-    cannot say "pass" (the body is given to the lane only when it is a form,
-    urlencoded or multipart)."""
-    lane = quick_lane(policy, DEFAULT_LIMITS)
-    transaction = request_runner(policy, work, True)
+def hook_runner(loaded: LoadedPolicy, work: Workload) -> Callable[[], str]:
+    """What the mod_python hook does: the quick lane (which rests after missing many
+    requests in a row), and the transaction when it cannot say "pass" (the body is
+    read for the lane only when it is a form, urlencoded or multipart)."""
+    policy = loaded.policy
+    assert policy is not None
+    transaction = request_runner(policy, work, True, held=True)
     req = work.request
     kind = body_kind(req.header("Content-Type") or "")
     form = work.body if kind in ("urlencoded", "multipart") else None
+    head = (req.method, req.uri, req.protocol, req.headers, {})
 
     def run() -> str:
-        if lane is not None:
-            answer = lane.judge(req.method, req.uri, req.protocol, req.headers)
-            if answer == PASS or answer == NEEDS_BODY and form \
-                    and lane.judge_body(req.uri, req.headers, form) == PASS:
-                return "pass"
+        answer = loaded.judge_quickly(*head)
+        if answer == PASS or answer == NEEDS_BODY and form \
+                and loaded.body_passes_quickly(req.uri, req.headers, form):
+            return "pass"
         return transaction()
 
     return run
@@ -143,13 +148,15 @@ def build_prefilter(policy: Policy) -> float:
 
 
 def measure(name: str, text: str, evaluators: list[str], args: argparse.Namespace) -> list[str]:
-    policy, load_s = load(text)
+    loaded, load_s = load(text)
+    policy = loaded.policy
+    assert policy is not None
     build_s = build_prefilter(policy)
     rows = []
     for evaluator in evaluators:
         cells, searches = [], []
         for work in workloads():
-            run = hook_runner(policy, work) if evaluator == "hook" else \
+            run = hook_runner(loaded, work) if evaluator == "hook" else \
                 request_runner(policy, work, evaluator == "fast")
             action = run()
             if work.attack and name == "seed" and action != "deny":

@@ -191,8 +191,9 @@ def load_source(path: str, *, server_root: str | None = None, defines: Iterable[
                 environ: Mapping[str, str] | None = None, files: FileChecks | None = None,
                 scan_htaccess: bool = True) -> PolicySource:
     """Load a flat rules file or an Apache configuration; errors name file:line."""
-    if is_rules_file(read_file(path)):
-        return PolicySource(path, policy=load_policy(path, files), files=files)
+    root = read_file(path)
+    if is_rules_file(root):
+        return PolicySource(path, policy=load_policy(path, files, root=root), files=files)
     config = read_config(path, server_root=server_root, defines=defines, environ=environ)
     source = PolicySource(path, config=config, files=files)
     source.validate(scan_htaccess)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import ConfigError, ConfigWarning, Location
-from ..language.ast import Directive, SectionClose, SectionOpen
+from ..language.ast import Directive, ParsedFile, SectionClose, SectionOpen
 from ..language.directives import lookup
 from ..language.grammar import read_file
 from .compile import compile_context
@@ -69,7 +69,7 @@ def _wrapper_active(node: SectionOpen) -> bool:
 
 
 def _walk(path: str, loaded: LoadedFiles, stack: tuple[str, ...],
-          included_at: Location | None = None) -> None:
+          included_at: Location | None = None, parsed: ParsedFile | None = None) -> None:
     real = os.path.realpath(path)
     if real in stack:
         raise ConfigError(f"Include loop: '{path}' is already being read", included_at)
@@ -77,7 +77,7 @@ def _walk(path: str, loaded: LoadedFiles, stack: tuple[str, ...],
         raise ConfigError(f"Include nested deeper than {MAX_INCLUDE_DEPTH} files at '{path}'",
                           included_at)
     try:
-        parsed = read_file(path)
+        parsed = parsed if parsed is not None else read_file(path)
     except ConfigError as exc:
         if exc.location is None and included_at is not None:
             raise ConfigError(exc.message, included_at) from None
@@ -125,16 +125,20 @@ def _check_server_level(directive: Directive) -> None:
                           "<Files> in an Apache configuration", directive.location)
 
 
-def load_directives(path: str) -> LoadedFiles:
-    """Read a rules file and everything it includes."""
+def load_directives(path: str, root: ParsedFile | None = None) -> LoadedFiles:
+    """Read a rules file and everything it includes; ``root``: the file already parsed."""
     loaded = LoadedFiles()
-    _walk(path, loaded, ())
+    _walk(path, loaded, (), parsed=root)
     return loaded
 
 
-def load_policy(path: str, files: FileChecks | None = None) -> Policy:
-    """Read, validate and compile a flat rules file into a Policy."""
-    loaded = load_directives(path)
+def load_policy(path: str, files: FileChecks | None = None, *,
+                root: ParsedFile | None = None) -> Policy:
+    """Read, validate and compile a flat rules file into a Policy.
+
+    ``root``: ``path`` already parsed (``read_file``), not to parse it twice.
+    """
+    loaded = load_directives(path, root)
     for directive in loaded.directives:
         _check_server_level(directive)
     context = compile_context(loaded.directives, "server", files)
