@@ -70,9 +70,16 @@ def _remote_host(req) -> str:
         return ""
 
 
+_NOLOOKUP: list[int] = []
+
+
 def apache_noresolve() -> int:
-    from mod_python import apache  # type: ignore[import-not-found]
-    return apache.REMOTE_NOLOOKUP
+    """mod_python's ``REMOTE_NOLOOKUP``, imported on first use only (this module is
+    tested without mod_python), never per request."""
+    if not _NOLOOKUP:
+        from mod_python import apache  # type: ignore[import-not-found]
+        _NOLOOKUP.append(apache.REMOTE_NOLOOKUP)
+    return _NOLOOKUP[0]
 
 
 def request_line(req) -> tuple[str, str, str]:
