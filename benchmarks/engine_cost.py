@@ -64,28 +64,32 @@ def load(text: str) -> tuple[LoadedPolicy, float]:
 
 
 def request_runner(policy: Policy, work: Workload, fast: bool,
-                   held: bool = False) -> Callable[[], str]:
-    """The transaction; ``held``: the body given as the mod_python hook gives it."""
+                   loaded: LoadedPolicy | None = None) -> Callable[[], str]:
+    """The transaction.  With ``loaded``, as the mod_python hook runs it: the body
+    given as held, and the verdict told to the quick lane (``lane_missed``)."""
     clocks = Clocks(datetime(2024, 1, 2, tzinfo=UTC), time.monotonic)
 
     def run() -> str:
         tx = Transaction(policy, work.request, clocks, fast=fast)
         if tx.wants_body:
-            tx.feed_body(work.body, held=held)
+            tx.feed_body(work.body, held=loaded is not None)
         verdict = tx.finish_request()
         tx.close()
+        if loaded is not None:
+            loaded.lane_missed(verdict)
         return verdict.action
 
     return run
 
 
 def hook_runner(loaded: LoadedPolicy, work: Workload) -> Callable[[], str]:
-    """What the mod_python hook does: the quick lane (which rests after missing many
-    requests in a row), and the transaction when it cannot say "pass" (the body is
-    read for the lane only when it is a form, urlencoded or multipart)."""
+    """What the mod_python hook does: the quick lane (which rests after leaving many
+    requests in a row to the transaction in vain), and the transaction when it
+    cannot say "pass" (the body is read for the lane only when it is a form,
+    urlencoded or multipart)."""
     policy = loaded.policy
     assert policy is not None
-    transaction = request_runner(policy, work, True, held=True)
+    transaction = request_runner(policy, work, True, loaded)
     req = work.request
     kind = body_kind(req.header("Content-Type") or "")
     form = work.body if kind in ("urlencoded", "multipart") else None

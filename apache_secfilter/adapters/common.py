@@ -31,12 +31,14 @@ from ..policy.model import Policy
 from ..request.model import Request
 from .programs import ProgramRunner
 
-#: After this many requests in a row the quick lane could not answer, it is not
-#: asked about the next ``LANE_REST`` (then asked again).  With thousands of
-#: signatures, strings such as ``or`` and ``id`` occur in every browser request:
-#: the lane never answers, and asking costs a request 30 to 60 µs inside Apache
-#: for nothing.  With the article's rules most requests pass here, so it stays
-#: on.  Per process; a heuristic only: the transaction decides what the lane does not.
+#: After this many requests in a row that the quick lane could not answer and the
+#: transaction then passed with nothing to log, the lane is not asked about the
+#: next ``LANE_REST`` requests (then asked again).  With thousands of signatures,
+#: strings such as ``or`` and ``id`` occur in every browser request: the lane never
+#: answers, and asking costs a request 30 to 60 µs inside Apache for nothing.
+#: Requests the transaction refuses or logs (an attack flood) do not count: with
+#: the article's rules the lane goes on passing the benign ones.  Per process; a
+#: heuristic only: the transaction decides whatever the lane does not.
 LANE_MISSES = 64
 LANE_REST = 1024
 
@@ -48,7 +50,8 @@ class LoadedPolicy:
     path: str
     source: PolicySource | None
     error: str | None = None
-    #: Head answers in a row the quick lane could not give (``judge_quickly``).
+    #: Requests in a row the quick lane left to a transaction that passed them
+    #: with nothing to log (``judge_quickly``, ``transaction_passed``).
     lane_misses: int = field(default=0, repr=False)
     #: Requests the lane is still not asked about, having missed too often.
     lane_rest: int = field(default=0, repr=False)
@@ -105,11 +108,18 @@ class LoadedPolicy:
         answer = lane.judge(method, uri, protocol, headers, body)
         if answer != UNSURE:
             self.lane_misses = 0
-        elif (misses := self.lane_misses + 1) < LANE_MISSES:
-            self.lane_misses = misses
-        else:
-            self.lane_misses, self.lane_rest = 0, LANE_REST
         return answer
+
+    def lane_missed(self, verdict: Verdict) -> None:
+        """After a transaction the quick lane left to the hook (it said ``UNSURE``,
+        or ``NEEDS_BODY`` and then not ``PASS``): count it as asked in vain when the
+        request passed with nothing to log; rest the lane after ``LANE_MISSES``."""
+        if self.lane_rest or self.quick is None or verdict.action != "pass" \
+                or verdict.alerts or verdict.relevant:
+            return
+        self.lane_misses += 1
+        if self.lane_misses >= LANE_MISSES:
+            self.lane_misses, self.lane_rest = 0, LANE_REST
 
 
 class PolicyCache:

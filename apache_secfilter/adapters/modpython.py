@@ -88,6 +88,7 @@ def _inspect(req) -> int:
         return apache.HTTP_INTERNAL_SERVER_ERROR
     is_threaded = threaded()
     early: bytes | None = None
+    answer: str | None = None
     if loaded.quick is not None:
         method, uri, protocol = request_line(req)
         headers = req.headers_in.items()
@@ -117,6 +118,8 @@ def _inspect(req) -> int:
     else:  # read for the quick lane but not inspected (MODSEC_NOPOSTBUFFERING...)
         body = req.secfilter_body = early  # the content handler still needs it
     verdict = tx.finish_request()
+    if answer is not None:  # the quick lane was asked
+        loaded.lane_missed(verdict)
     audit.note_phase(req, "request", started)
     if body is not None and not verdict.blocks:
         replay_body(req, body)

@@ -191,8 +191,8 @@ class AccessCheck:
             return False
         loaded = POLICIES.get(self.config_path)
         single = loaded.single  # DynamicOnly is refused below, never passed quickly
-        if single is not None and single.settings.engine == "On" and \
-                loaded.passes_quickly(*request_head(environ), environ):
+        asked = single is not None and single.settings.engine == "On"
+        if asked and loaded.passes_quickly(*request_head(environ), environ):
             return True  # certainly passes, nothing to log: no transaction
         request = with_unique_id(request_from_environ(environ, remote_host=host,
                                                       extra_env=NO_BODY_ENV))
@@ -208,6 +208,8 @@ class AccessCheck:
             verdict = tx.finish_request()  # never a body: an access script has none
         finally:
             tx.close()
+        if asked:
+            loaded.lane_missed(verdict)
         write_access_entry(tx, verdict, lambda text: write_log(errors, text))
         for line in verdict.alerts:
             write_log(errors, line)
