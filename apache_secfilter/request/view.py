@@ -121,8 +121,15 @@ class RequestView:
 
     def header_values(self, name: str) -> list[str]:
         """Normalised values of one header; ``_`` in the name matches ``-``."""
-        key = header_key(name)
-        return [v for n, v in self.headers if header_key(n) == key]
+        return list(self._headers_by_key.get(header_key(name), ()))
+
+    @cached_property
+    def _headers_by_key(self) -> dict[str, list[str]]:
+        """Normalised values by ``header_key``, built once: rules name headers often."""
+        found: dict[str, list[str]] = {}
+        for name, value in self.headers:
+            found.setdefault(header_key(name), []).append(value)
+        return found
 
     @cached_property
     def cookie_jar(self):  # noqa: ANN201 - CookieJar from checks.cookies
