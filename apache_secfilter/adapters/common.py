@@ -51,7 +51,7 @@ class LoadedPolicy:
     source: PolicySource | None
     error: str | None = None
     #: Requests in a row the quick lane left to a transaction that passed them
-    #: with nothing to log (``judge_quickly``, ``transaction_passed``).
+    #: with nothing to log (``lane_missed``).
     lane_misses: int = field(default=0, repr=False)
     #: Requests the lane is still not asked about, having missed too often.
     lane_rest: int = field(default=0, repr=False)
