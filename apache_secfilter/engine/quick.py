@@ -42,6 +42,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import contains
 from typing import Any
 
 import ahocorasick
@@ -75,7 +77,6 @@ RAW_VARIABLES = ("REQUEST_METHOD", "SERVER_PROTOCOL", "HEADERS_NAMES", "COOKIES"
 _AUDITS_PASSING = ("On", "DynamicOrRelevant")
 #: An Apache environment variable that changes the engine mode per request.
 ENV_OVERRIDE = "MODSEC_ENABLE"
-_BODY_HEADERS = ("content-length", "transfer-encoding")
 #: ``QuickLane.judge``'s answers.
 PASS, NEEDS_BODY, UNSURE = "pass", "needs body", "unsure"
 
@@ -164,11 +165,9 @@ class QuickLane:
         names = ",".join([n for n, _ in headers]).lower()
         content_type = None
         if ("content-length" in names or "transfer-encoding" in names) and self.scans_body:
-            lowered = [(n.lower(), v) for n, v in headers]
-            if _may_have_body(lowered):
-                content_type = _form_type(lowered)
-                if content_type is None:
-                    return UNSURE
+            has_body, content_type = _form_body(headers)
+            if has_body and content_type is None:
+                return UNSURE
         if "cookie" in names and not self._cookies_hold(names, headers):
             return UNSURE
         query = uri.partition("?")[2]
@@ -188,7 +187,7 @@ class QuickLane:
         ``judge`` answered ``NEEDS_BODY``: what ``judge`` with the body says,
         without doing the head's work again.  Only after that answer: the head's
         checks are not repeated here."""
-        content_type = _form_type([(n.lower(), v) for n, v in headers])
+        content_type = _form_body(headers)[1]
         if content_type is None:
             return UNSURE
         return self._judge_form(uri.partition("?")[2], content_type, body)
@@ -236,8 +235,9 @@ class QuickLane:
     def _form_text(self, query: str, body: bytes) -> str | None:
         """Urlencoded text as ARGS and POST_PAYLOAD hold it, or None when unsure."""
         pieces = body.split(b"&")
+        # "&&", "a&" or "b" are rebuilt as text that was not sent ("b="); map: no frames
         if len(pieces) + query.count("&") + 1 > self.limits.args \
-                or not all(b"=" in piece for piece in pieces):
+                or not all(map(contains, pieces, repeat(b"="))):
             return None
         text = normalise(body.decode("latin-1"))
         return f"{text}\n{normalise(query)}&{text}" if query else text
@@ -274,7 +274,7 @@ class QuickLane:
         """Parameters within their limit, and ARGS spelled as sent."""
         pieces = query.split("&")
         # "&&", "a&" or "b" are rebuilt as text that was not sent ("b=")
-        return len(pieces) <= self.limits.args and all("=" in piece for piece in pieces)
+        return len(pieces) <= self.limits.args and all(map(contains, pieces, repeat("=")))
 
     def _cookies_hold(self, names: str, headers: Sequence[tuple[str, str]]) -> bool:
         """Cookies within their limit, in one header (several are joined by "; ").
@@ -293,19 +293,26 @@ def _changes(names: str) -> bool:
     return "/" in names or "\x00" in names
 
 
-def _form_type(lowered: Sequence[tuple[str, str]]) -> str | None:
-    """The Content-Type of a body the lane may judge (a form sent with a
-    Content-Length), or None."""
-    kinds = [v for n, v in lowered if n == "content-type"]
-    chunked = "transfer-encoding" in [n for n, _ in lowered]
-    if chunked or not kinds or body_kind(kinds[0]) == "raw":
-        return None
-    return kinds[0]
+def _form_body(headers: Sequence[tuple[str, str]]) -> tuple[bool, str | None]:
+    """Whether the headers announce a body, as the transaction judges it (a
+    Transfer-Encoding or a Content-Length not 0), and the Content-Type of a body
+    the lane may judge (a form sent with a Content-Length), or None.
 
-
-def _may_have_body(lowered: Sequence[tuple[str, str]]) -> bool:
-    """As the transaction judges it: a Transfer-Encoding, or a Content-Length not 0."""
-    return any(n in _BODY_HEADERS and v.strip() not in ("", "0") for n, v in lowered)
+    One plain loop: it runs on every request with a body.
+    """
+    has_body = chunked = False
+    kind = None
+    for name, value in headers:
+        key = name.lower()
+        if key == "content-length" or key == "transfer-encoding":
+            chunked = chunked or key == "transfer-encoding"
+            if value.strip() not in ("", "0"):
+                has_body = True
+        elif key == "content-type" and kind is None:
+            kind = value
+    if not has_body or chunked or kind is None or body_kind(kind) == "raw":
+        return has_body, None
+    return True, kind
 
 
 def _out_of_range(low: int, high: int) -> re.Pattern[str] | None:
