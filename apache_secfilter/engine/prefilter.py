@@ -21,7 +21,6 @@ import threading
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import accumulate
 
 import ahocorasick
@@ -35,8 +34,6 @@ from .factors import fold_text, required_sets
 #: Joins a source's values for one scan: no required string spans it unless it
 #: holds a NUL itself (normalised values have none).
 SEPARATOR = "\0"
-#: Up to this many hits in a source, each finds its value by counting separators.
-FEW_HITS = 8
 
 
 @dataclass(frozen=True)
@@ -225,39 +222,48 @@ class Scan:
         found = self._sources.get(source)
         if found is None:
             values = [t.value for t in self.targets(source)]
-            found = SourceHits()
-            if self._iter is not None and values:
-                self._scan(values, found)
-            self._sources[source] = found
+            if not self._scan_joined([(source, values)]):
+                found = SourceHits()
+                if self._iter is not None and values:
+                    self._scan_each(values, found)
+                self._sources[source] = found
+            found = self._sources[source]
         return found
 
-    def _scan(self, values: list[str], found: SourceHits) -> None:
-        """One pass over all values joined by NUL; a hit belongs to the value it ends in.
+    def _scan_joined(self, groups: list[tuple[int, list[str]]]) -> bool:
+        """Scan the values of one or more sources in one pass, all joined by NUL,
+        and store each source's hits; a hit belongs to the value it ends in.
 
         When no value holds a NUL, a string holding one can only be found
-        across a separator, so its hits are ignored.  Values that hold a NUL
-        themselves, or are not Latin-1, are scanned one by one instead.
+        across a separator, so its hits are ignored.  False (nothing stored)
+        when a value holds a NUL itself or is not Latin-1, or there is nothing
+        to scan: ``source_hits`` then scans that source's values one by one.
         """
+        values = [value for _, found in groups for value in found]
+        if self._iter is None or not values:
+            return False
         joined = SEPARATOR.join(values)
         folded = fold_text(joined)
         if folded is None or joined.count(SEPARATOR) != len(values) - 1:
-            self._scan_each(values, found)
-            return
-        found.folded = folded.split(SEPARATOR)
-        hits = list(self._iter(folded if ahocorasick.unicode else folded.encode("latin-1")))
-        if len(hits) > FEW_HITS:
-            ends = list(accumulate(len(v) + 1 for v in values))
-            owner = partial(bisect_right, ends)
-        else:
-            owner = partial(folded.count, SEPARATOR, 0)
-        where, spanning = found.where, self.plan.nul_keys
-        for end, key in hits:
+            return False
+        each = folded.split(SEPARATOR)
+        firsts = list(accumulate((len(found) for _, found in groups[:-1]), initial=0))
+        results = [SourceHits(folded=each[first:first + len(found)])
+                   for first, (_, found) in zip(firsts, groups, strict=True)]
+        ends = list(accumulate(len(v) + 1 for v in values))
+        spanning = self.plan.nul_keys
+        for end, key in self._iter(folded if ahocorasick.unicode else folded.encode("latin-1")):
             if key in spanning:  # no value here holds a NUL: the hit spans two values
                 continue
-            position = owner(end)
-            positions = where.setdefault(key, [])
+            value = bisect_right(ends, end)
+            which = bisect_right(firsts, value) - 1  # the last source starting there
+            position = value - firsts[which]
+            positions = results[which].where.setdefault(key, [])
             if not positions or positions[-1] != position:
                 positions.append(position)
+        for (source, _), hits in zip(groups, results, strict=True):
+            self._sources[source] = hits
+        return True
 
     def _scan_each(self, values: list[str], found: SourceHits) -> None:
         for position, value in enumerate(values):
@@ -288,40 +294,14 @@ class Scan:
         raises it again where the rule loop needs it.  When a value holds a NUL
         or is not Latin-1, nothing is stored and each source is scanned alone.
         """
-        if self._iter is None:
-            return
-        spans: list[tuple[int, int]] = []  # (source, index of its first value)
-        values: list[str] = []
+        groups: list[tuple[int, list[str]]] = []
         for source in sources:
             try:
-                found = [t.value for t in self.targets(source)]
+                groups.append((source, [t.value for t in self.targets(source)]))
             except Exception:  # noqa: BLE001 - raised again, in order, by the rule that reads it
                 continue
-            spans.append((source, len(values)))
-            values += found
-        if len(spans) < 2 or not values:
-            return
-        joined = SEPARATOR.join(values)
-        folded = fold_text(joined)
-        if folded is None or joined.count(SEPARATOR) != len(values) - 1:
-            return
-        each = folded.split(SEPARATOR)
-        firsts = [first for _, first in spans]
-        results = [SourceHits(folded=each[first:end]) for first, end
-                   in zip(firsts, [*firsts[1:], len(values)], strict=True)]
-        ends = list(accumulate(len(v) + 1 for v in values))
-        spanning = self.plan.nul_keys
-        for end, key in self._iter(folded if ahocorasick.unicode else folded.encode("latin-1")):
-            if key in spanning:  # no value here holds a NUL: the hit spans two values
-                continue
-            value = bisect_right(ends, end)
-            which = bisect_right(firsts, value) - 1
-            position = value - firsts[which]
-            positions = results[which].where.setdefault(key, [])
-            if not positions or positions[-1] != position:
-                positions.append(position)
-        for (source, _), hits in zip(spans, results, strict=True):
-            self._sources[source] = hits
+        if len(groups) > 1:
+            self._scan_joined(groups)
 
     def _live_in(self, source: int, owners: dict[int, list[int]]) -> list[int]:
         try:
