@@ -11,6 +11,7 @@ import grp
 import os
 import pwd
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 from ..policy.model import Policy
@@ -70,16 +71,12 @@ def _remote_host(req) -> str:
         return ""
 
 
-_NOLOOKUP: list[int] = []
-
-
+@cache
 def apache_noresolve() -> int:
     """mod_python's ``REMOTE_NOLOOKUP``, imported on first use only (this module is
     tested without mod_python), never per request."""
-    if not _NOLOOKUP:
-        from mod_python import apache  # type: ignore[import-not-found]
-        _NOLOOKUP.append(apache.REMOTE_NOLOOKUP)
-    return _NOLOOKUP[0]
+    from mod_python import apache  # type: ignore[import-not-found]
+    return apache.REMOTE_NOLOOKUP
 
 
 def request_line(req) -> tuple[str, str, str]:
